@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Error types shared by every part of the collection.
+
+Each error carries the path of the offending field so a plugin can show
+"warden_actors['agt-x'].ttl_hours: ..." instead of a traceback.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class WardenError(Exception):
+    """Base class: a user-facing problem with a clear message."""
+
+
+class ValidationError(WardenError):
+    """One or more fields are invalid. ``problems`` is a list of (field, message)."""
+
+    def __init__(self, problems, what='input'):
+        self.problems = list(problems)
+        self.what = what
+        lines = ['%s: %s' % (field, msg) if field else msg for field, msg in self.problems]
+        if len(lines) == 1:
+            text = 'invalid %s: %s' % (what, lines[0])
+        else:
+            text = 'invalid %s (%d problems):\n- %s' % (what, len(lines), '\n- '.join(lines))
+        super(ValidationError, self).__init__(text)
+
+    @property
+    def fields(self):
+        return [field for field, dummy in self.problems]
+
+
+class PolicyUnavailable(WardenError):
+    """The remote policy decision point could not give a usable answer."""

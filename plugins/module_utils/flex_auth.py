@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP client for a flex-auth policy decision point (``/v1/check``).
+
+Every failure (connection refused, timeout, non-2xx, cut connection, a body
+that is not JSON) becomes PolicyUnavailable; the caller decides what
+fail_closed means. Messages never carry the bearer token or a response body.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable
+
+try:
+    import httpx
+    HAS_HTTPX = True
+    HTTPX_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the controller
+    HAS_HTTPX = False
+    HTTPX_IMPORT_ERROR = exc
+
+try:
+    from urllib.parse import urlsplit, urlunsplit
+except ImportError:  # pragma: no cover
+    from urlparse import urlsplit, urlunsplit  # type: ignore
+
+
+def redact_url(url):
+    """The URL without user:password, for messages."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ''
+        if parts.port:
+            host += ':%d' % parts.port
+        parts = parts._replace(netloc=host)
+    return urlunsplit(parts)
+
+
+class FlexAuthClient(object):
+    """One reusable connection pool per settings; safe to share in a process."""
+
+    def __init__(self, url, token=None, ca_cert=None, validate_certs=True,
+                 client_cert=None, client_key=None, timeout=5.0, retries=2, backoff=0.2):
+        if not HAS_HTTPX:
+            raise PolicyUnavailable('the Python library httpx is required for policy mode flex_auth '
+                                    '(pip install httpx): %s' % HTTPX_IMPORT_ERROR)
+        self.base = url.rstrip('/')
+        self.display = redact_url(self.base)
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.timeout = float(timeout)
+        headers = {'Accept': 'application/json', 'User-Agent': 'netkingdom.warden'}
+        if token:
+            headers['Authorization'] = 'Bearer %s' % token
+        verify = ca_cert if (validate_certs and ca_cert) else bool(validate_certs)
+        cert = (client_cert, client_key) if client_cert and client_key else client_cert or None
+        self._client = httpx.Client(headers=headers, verify=verify, cert=cert,
+                                    timeout=self.timeout, follow_redirects=False)
+
+    def close(self):
+        self._client.close()
+
+    def _request(self, method, path, body=None):
+        url = self.base + path
+        last = 'no attempt made'
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+            try:
+                response = self._client.request(method, url, json=body)
+            except httpx.TimeoutException:
+                last = 'no answer within %.1fs' % self.timeout
+                continue
+            except httpx.TransportError as exc:
+                last = 'connection failed (%s)' % type(exc).__name__
+                continue
+            if response.status_code >= 500:
+                last = 'HTTP %d' % response.status_code
+                continue
+            if not 200 <= response.status_code < 300:
+                raise PolicyUnavailable('%s %s answered HTTP %d' % (method, self.display + path, response.status_code))
+            try:
+                return response.json()
+            except ValueError:
+                raise PolicyUnavailable('%s %s answered a body that is not JSON' % (method, self.display + path))
+        raise PolicyUnavailable('%s %s failed after %d attempt(s): %s'
+                                % (method, self.display + path, self.retries + 1, last))
+
+    def check(self, request):
+        return self._request('POST', '/v1/check', request)
+
+    def batch_check(self, requests):
+        data = self._request('POST', '/v1/batch-check', {'requests': list(requests)})
+        decisions = data.get('decisions') if isinstance(data, dict) else None
+        if not isinstance(decisions, list) or len(decisions) != len(requests):
+            raise PolicyUnavailable('POST %s/v1/batch-check answered without one decision per request' % self.display)
+        return decisions
+
+    def healthz(self):
+        return self._request('GET', '/healthz')

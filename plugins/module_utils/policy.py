@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Gate settings, the gate itself (off / embedded / flex_auth), and the policy check.
+
+This is the one path every plugin uses to ask "may this actor get this
+certificate?": the policy_check action, the policy_decision lookup and, later,
+the signing path.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
+    ACTOR_TYPES,
+    NAME_RE,
+    actor_type_of,
+    parse_ttl_hours,
+    resolve_actors,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
+    PolicyUnavailable,
+    ValidationError,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import FlexAuthClient
+from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
+    GATE_OFF,
+    UNAVAILABLE,
+    Decision,
+    build_request,
+    envelope_to_decision,
+    evaluate,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+    DEFAULT_TENANT,
+    SYSTEM,
+    RegistryIndex,
+    build_snapshot,
+    load_snapshot_file,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+
+MODES = ('off', 'embedded', 'flex_auth')
+SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
+
+# option name -> (default, environment variables, kind)
+POLICY_OPTIONS = {
+    'mode': ('embedded', ['WARDEN_POLICY_MODE'], 'str'),
+    'registry': (None, ['WARDEN_POLICY_REGISTRY'], 'path'),
+    'url': (None, ['WARDEN_POLICY_URL'], 'str'),
+    'fail_closed': (True, ['WARDEN_POLICY_FAIL_CLOSED'], 'bool'),
+    'tenant': (DEFAULT_TENANT, ['WARDEN_POLICY_TENANT'], 'str'),
+    'system': (SYSTEM, [], 'str'),
+    'token': (None, ['WARDEN_POLICY_TOKEN'], 'str'),
+    'client_cert': (None, ['WARDEN_POLICY_CLIENT_CERT'], 'path'),
+    'client_key': (None, ['WARDEN_POLICY_CLIENT_KEY'], 'path'),
+    'ca_cert': (None, ['WARDEN_POLICY_CA_CERT'], 'path'),
+    'validate_certs': (True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
+    'timeout': (5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
+    'retries': (2, ['WARDEN_POLICY_RETRIES'], 'int'),
+}
+SECRET_POLICY_OPTIONS = ('token',)
+
+
+def policy_argument_spec():
+    """The ``policy`` option for action plugins; defaults and env are applied by GateSettings."""
+    options = {}
+    for name, (dummy, dummy2, kind) in POLICY_OPTIONS.items():
+        options[name] = {'type': kind, 'no_log': name in SECRET_POLICY_OPTIONS}
+    options['mode']['choices'] = list(MODES)
+    return {'type': 'dict', 'default': {}, 'options': options}
+
+
+ACTOR_SOURCE_SPEC = {
+    'actors': {'type': 'dict'},
+    'inventory_file': {'type': 'path'},
+}
+
+POLICY_CHECK_SPEC = dict(ACTOR_SOURCE_SPEC, **{
+    'actor': {'type': 'str', 'required': True},
+    'public_key': {'type': 'str'},
+    'pubkey_fingerprint': {'type': 'str'},
+    'principals': {'type': 'list', 'elements': 'str'},
+    'ttl_hours': {'type': 'float'},
+    'subject': {'type': 'str'},
+    'fail_on_deny': {'type': 'bool', 'default': True},
+    'policy': policy_argument_spec(),
+})
+POLICY_CHECK_EXCLUSIVE = [['public_key', 'pubkey_fingerprint'], ['actors', 'inventory_file']]
+
+TRUE_WORDS = ('1', 'true', 'yes', 'on', 'y', 't')
+FALSE_WORDS = ('0', 'false', 'no', 'off', 'n', 'f')
+
+
+def _coerce(name, value, kind):
+    field = 'policy.%s' % name
+    if kind == 'bool':
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+        raise ValidationError([(field, 'must be a boolean, got %r' % (value,))], what='policy settings')
+    if kind in ('int', 'float'):
+        try:
+            number = int(value) if kind == 'int' else float(value)
+        except (TypeError, ValueError):
+            raise ValidationError([(field, 'must be a number, got %r' % (value,))], what='policy settings')
+        if isinstance(value, bool) or number < 0:
+            raise ValidationError([(field, 'must be a non-negative number, got %r' % (value,))], what='policy settings')
+        return number
+    if not isinstance(value, str):
+        raise ValidationError([(field, 'must be a string, got %s' % type(value).__name__)], what='policy settings')
+    return os.path.expanduser(value) if kind == 'path' else value
+
+
+class GateSettings(object):
+    """Validated gate options: explicit value, else environment, else default."""
+
+    def __init__(self, options=None, env=None):
+        options = dict(options or {})
+        env = os.environ if env is None else env
+        unknown = sorted(set(options) - set(POLICY_OPTIONS))
+        if unknown:
+            raise ValidationError([('policy.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(POLICY_OPTIONS)))
+                                   for k in unknown], what='policy settings')
+        for name, (default, env_names, kind) in POLICY_OPTIONS.items():
+            value = options.get(name)
+            if value is None:
+                value = next((env[e] for e in env_names if env.get(e) not in (None, '')), None)
+            value = default if value is None else _coerce(name, value, kind)
+            setattr(self, name, value)
+        problems = []
+        if self.mode not in MODES:
+            problems.append(('policy.mode', 'must be one of %s, got %r' % (', '.join(MODES), self.mode)))
+        if self.mode == 'flex_auth':
+            if not self.url:
+                problems.append(('policy.url', 'is required when policy.mode is flex_auth '
+                                 '(or set WARDEN_POLICY_URL)'))
+            elif not self.url.startswith(('http://', 'https://')):
+                problems.append(('policy.url', 'must start with http:// or https://'))
+        if bool(self.client_key) and not self.client_cert:
+            problems.append(('policy.client_key', 'needs policy.client_cert'))
+        if self.timeout <= 0:
+            problems.append(('policy.timeout', 'must be greater than 0'))
+        if problems:
+            raise ValidationError(problems, what='policy settings')
+
+    def client_key_id(self):
+        """Cache key for a reusable client (secrets only as part of an in-memory key)."""
+        return (self.url, self.token, self.ca_cert, self.validate_certs, self.client_cert,
+                self.client_key, self.timeout, self.retries)
+
+
+_CLIENTS = {}
+_INDEXES = {}
+
+
+def flex_auth_client(settings):
+    """A FlexAuthClient shared by every check in this process with the same settings."""
+    key = settings.client_key_id()
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = FlexAuthClient(settings.url, token=settings.token, ca_cert=settings.ca_cert,
+                                validate_certs=settings.validate_certs, client_cert=settings.client_cert,
+                                client_key=settings.client_key, timeout=settings.timeout,
+                                retries=settings.retries)
+        _CLIENTS[key] = client
+    return client
+
+
+def registry_index(settings, actors):
+    """The embedded registry: policy.registry when given, else built from the actors."""
+    if settings.registry:
+        try:
+            stat = os.stat(settings.registry)
+        except OSError as exc:
+            raise ValidationError([('policy.registry', 'cannot read %s: %s' % (settings.registry, exc.strerror))],
+                                  what='policy settings')
+        key = ('file', settings.registry, stat.st_mtime_ns, stat.st_size)
+        if key not in _INDEXES:
+            _INDEXES[key] = RegistryIndex(load_snapshot_file(settings.registry))
+        return _INDEXES[key]
+    if not actors:
+        raise ValidationError([('policy.registry', 'embedded mode needs a registry snapshot (policy.registry) '
+                                'or the actor inventory (actors / inventory_file)')], what='policy settings')
+    snapshot = build_snapshot(actors, tenant=settings.tenant)
+    key = ('actors', snapshot['digest'])
+    if key not in _INDEXES:
+        _INDEXES[key] = RegistryIndex(snapshot)
+    return _INDEXES[key]
+
+
+class Gate(object):
+    """Decides requests in the configured mode and applies fail_closed."""
+
+    def __init__(self, settings, actors=None):
+        self.settings = settings
+        self.mode = settings.mode
+        self._index = registry_index(settings, actors) if self.mode == 'embedded' else None
+        self._client = flex_auth_client(settings) if self.mode == 'flex_auth' else None
+
+    def _unavailable(self, exc):
+        detail = str(exc)
+        if self.settings.fail_closed:
+            return Decision(False, UNAVAILABLE, None, None, self.mode, detail=detail)
+        return Decision(True, UNAVAILABLE, None, None, self.mode, detail=detail, warnings=[
+            'policy decision point unavailable (%s); allowing because policy.fail_closed is false, '
+            'recorded with policy_decision_id null' % detail])
+
+    def _remote(self, envelope):
+        try:
+            return envelope_to_decision(envelope, self.mode)
+        except ValueError as exc:
+            return self._unavailable(PolicyUnavailable('unusable decision: %s' % exc))
+
+    def check(self, request):
+        if self.mode == 'off':
+            return Decision(True, GATE_OFF, None, None, 'off',
+                            warnings=['policy gate is off: signing is not policy-checked'])
+        if self.mode == 'embedded':
+            return envelope_to_decision(evaluate(request, self._index), 'embedded')
+        try:
+            envelope = self._client.check(request)
+        except PolicyUnavailable as exc:
+            return self._unavailable(exc)
+        return self._remote(envelope)
+
+    def check_many(self, requests):
+        """Several requests at once: one ``/v1/batch-check`` round trip when remote."""
+        if self.mode != 'flex_auth' or len(requests) < 2:
+            return [self.check(r) for r in requests]
+        try:
+            envelopes = self._client.batch_check(requests)
+        except PolicyUnavailable as exc:
+            return [self._unavailable(exc) for dummy in requests]
+        return [self._remote(e) for e in envelopes]
+
+
+def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_key=None,
+                   pubkey_fingerprint=None, subject=None, settings=None, env=None):
+    """Build the gate request for an actor, filling defaults from the inventory.
+
+    An actor missing from the local inventory still gets a request (empty
+    principals), so the gate itself answers ``unknown_actor_resource``.
+    """
+    env = os.environ if env is None else env
+    if not isinstance(actor, str) or not NAME_RE.match(actor):
+        raise ValidationError([('actor', 'must be an actor name <type>-<name> with type adm, agt or atm '
+                                '(got %r)' % (actor,))], what='options')
+    record = (actors or {}).get(actor)
+    actor_type = record['type'] if record else actor_type_of(actor)
+    if principals is None:
+        principals = list(record['principals']) if record else []
+    elif isinstance(principals, str) or not isinstance(principals, (list, tuple)):
+        raise ValidationError([('principals', 'must be a list')], what='options')
+    if ttl_hours is None:
+        ttl_hours = record['ttl_hours'] if record else ACTOR_TYPES[actor_type]
+    try:
+        ttl_hours = parse_ttl_hours(ttl_hours)
+    except ValueError as exc:
+        raise ValidationError([('ttl_hours', str(exc))], what='options')
+    if pubkey_fingerprint is None and public_key:
+        pubkey_fingerprint = fingerprint(public_key)
+    subject = subject or env.get(SUBJECT_ENV) or actor
+    settings = settings or GateSettings(env=env)
+    return build_request(actor, actor_type, principals, ttl_hours, pubkey_fingerprint or '',
+                         subject=subject, tenant=settings.tenant, system=settings.system)
+
+
+def policy_check(params, env=None):
+    """Run one policy check from plugin options; return the plugin result dict."""
+    env = os.environ if env is None else env
+    actors, warnings = resolve_actors(params.get('actors'), params.get('inventory_file'))
+    settings = GateSettings(params.get('policy'), env=env)
+    request = policy_request(
+        params.get('actor'), actors=actors, principals=params.get('principals'),
+        ttl_hours=params.get('ttl_hours'), public_key=params.get('public_key'),
+        pubkey_fingerprint=params.get('pubkey_fingerprint'), subject=params.get('subject'),
+        settings=settings, env=env)
+    decision = Gate(settings, actors).check(request)
+    result = decision.as_dict()
+    result['request'] = request
+    result['warnings'] = warnings + decision.warnings
+    result['msg'] = decision.message(params.get('actor'))
+    return result

@@ -1,0 +1,319 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""flex-auth registry snapshot: deterministic build, digest, validation, index.
+
+The snapshot is the input of flex-auth and of the embedded evaluator. It is
+canonical JSON (sorted keys, sorted lists) carrying ``digest: sha256:<hex>`` of
+its own content without the digest, so a deploy can compare digests and stay
+idempotent.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
+    ACTOR_TYPES,
+    ACTOR_TYPE_NAMES,
+    principal_problem,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+
+SCHEMA = 'netkingdom.warden/registry-snapshot/v1'
+DEFAULT_TENANT = 'tenant:platform'
+SYSTEM = 'ops-warden'
+RESOURCE_TYPE = 'ssh-certificate'
+ACTION = 'sign'
+REQUIRED_CONTEXT = ['actor_type', 'principals', 'pubkey_fingerprint', 'ttl_hours']
+RESOURCE_PREFIX = 'ssh-cert:actor/'
+OWNER_RELATION = 'owner'
+
+
+def resource_id(actor_name):
+    return RESOURCE_PREFIX + actor_name
+
+
+def group_id(actor_type):
+    return 'group:%s' % actor_type
+
+
+def canonical_json(data):
+    """Stable text for hashing and writing: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+
+
+def compute_digest(snapshot):
+    body = dict((k, v) for k, v in snapshot.items() if k != 'digest')
+    return 'sha256:' + hashlib.sha256(canonical_json(body).encode('utf-8')).hexdigest()
+
+
+def to_text(snapshot):
+    """The file form: canonical JSON, indented for humans, newline-terminated."""
+    return json.dumps(snapshot, sort_keys=True, indent=2, ensure_ascii=False) + '\n'
+
+
+def allowed_subjects(actor):
+    return sorted(set([actor['name']] + list(actor.get('subjects') or [])))
+
+
+def build_snapshot(actors, tenant=DEFAULT_TENANT):
+    """Build the snapshot from validated actors (see actors.load_actors)."""
+    if not isinstance(tenant, str) or not tenant.startswith('tenant:') or len(tenant) <= len('tenant:'):
+        raise ValidationError([('tenant', "must look like 'tenant:<name>', got %r" % (tenant,))], what='options')
+    names = sorted(actors)
+    subjects = []
+    resources = []
+    relationships = []
+    members = dict((t, []) for t in ACTOR_TYPES)
+    for name in names:
+        actor = actors[name]
+        members[actor['type']].append(name)
+        subjects.append({
+            'id': name,
+            'type': actor['type'],
+            'groups': [group_id(actor['type'])],
+            'aliases': sorted(actor.get('subjects') or []),
+        })
+        resources.append({
+            'id': resource_id(name),
+            'type': RESOURCE_TYPE,
+            'system': SYSTEM,
+            'tenant': tenant,
+            'metadata': {
+                'actor': name,
+                'actor_type': actor['type'],
+                'allowed_subjects': allowed_subjects(actor),
+                'principals': sorted(actor['principals']),
+                'max_ttl_hours': ACTOR_TYPES[actor['type']],
+                'default_ttl_hours': actor['ttl_hours'],
+                'description': actor.get('description') or '',
+            },
+        })
+        relationships.append({'subject': name, 'relation': OWNER_RELATION, 'resource': resource_id(name)})
+    snapshot = {
+        'schema': SCHEMA,
+        'tenants': [{'id': tenant}],
+        'systems': [{
+            'id': SYSTEM,
+            'resource_types': [{
+                'type': RESOURCE_TYPE,
+                'actions': [ACTION],
+                'required_context': list(REQUIRED_CONTEXT),
+            }],
+        }],
+        'groups': [{
+            'id': group_id(t),
+            'actor_type': t,
+            'description': ACTOR_TYPE_NAMES[t],
+            'max_ttl_hours': ACTOR_TYPES[t],
+            'members': members[t],
+        } for t in sorted(ACTOR_TYPES)],
+        'subjects': subjects,
+        'resources': resources,
+        'relationships': relationships,
+    }
+    snapshot['digest'] = compute_digest(snapshot)
+    return snapshot
+
+
+def _list(snapshot, key, problems):
+    value = snapshot.get(key)
+    if not isinstance(value, list):
+        problems.append((key, 'must be a list'))
+        return []
+    return value
+
+
+def _ids(items, key, problems):
+    ids = {}
+    for index, item in enumerate(items):
+        where = '%s[%d]' % (key, index)
+        if not isinstance(item, dict):
+            problems.append((where, 'must be a mapping'))
+            continue
+        item_id = item.get('id')
+        if not isinstance(item_id, str) or not item_id:
+            problems.append((where + '.id', 'is required'))
+        elif item_id in ids:
+            problems.append((where + '.id', 'duplicate id %r' % item_id))
+        else:
+            ids[item_id] = item
+    return ids
+
+
+def _check_resource(res, where, tenants, subjects, problems):
+    meta = res.get('metadata')
+    if not isinstance(meta, dict):
+        problems.append((where + '.metadata', 'is required'))
+        return
+    actor = meta.get('actor')
+    actor_type = meta.get('actor_type')
+    if res.get('type') != RESOURCE_TYPE:
+        problems.append((where + '.type', 'must be %r' % RESOURCE_TYPE))
+    if res.get('system') != SYSTEM:
+        problems.append((where + '.system', 'must be %r' % SYSTEM))
+    if res.get('tenant') not in tenants:
+        problems.append((where + '.tenant', 'unknown tenant %r (dangling reference)' % (res.get('tenant'),)))
+    if not isinstance(actor, str) or res.get('id') != resource_id(actor):
+        problems.append((where + '.metadata.actor', 'must name the actor of id %r' % (res.get('id'),)))
+    if actor_type not in ACTOR_TYPES:
+        problems.append((where + '.metadata.actor_type', 'unknown actor type %r' % (actor_type,)))
+    elif isinstance(actor, str) and not actor.startswith(actor_type + '-'):
+        problems.append((where + '.metadata.actor', 'name must start with %r' % (actor_type + '-')))
+    if actor not in subjects:
+        problems.append((where + '.metadata.actor', 'actor %r has no subject entry (dangling reference)' % (actor,)))
+    principals = meta.get('principals')
+    if not isinstance(principals, list) or not principals:
+        problems.append((where + '.metadata.principals', 'must be a non-empty list'))
+    else:
+        for index, principal in enumerate(principals):
+            why = principal_problem(principal)
+            if why:
+                problems.append((where + '.metadata.principals[%d]' % index, why))
+    allowed = meta.get('allowed_subjects')
+    if not isinstance(allowed, list) or not all(isinstance(s, str) and s for s in allowed):
+        problems.append((where + '.metadata.allowed_subjects', 'must be a list of subject ids'))
+    max_ttl = meta.get('max_ttl_hours')
+    if isinstance(max_ttl, bool) or not isinstance(max_ttl, (int, float)) or max_ttl <= 0:
+        problems.append((where + '.metadata.max_ttl_hours', 'must be a positive number'))
+    elif actor_type in ACTOR_TYPES and max_ttl > ACTOR_TYPES[actor_type]:
+        problems.append((where + '.metadata.max_ttl_hours', '%s is above the %s maximum of %d hours'
+                         % (max_ttl, actor_type, ACTOR_TYPES[actor_type])))
+
+
+def validate_snapshot(snapshot, check_digest=True):
+    """Raise ValidationError naming every wrong field; return the snapshot."""
+    if not isinstance(snapshot, dict):
+        raise ValidationError([('', 'a registry snapshot must be a JSON object')], what='registry snapshot')
+    problems = []
+    if snapshot.get('schema') != SCHEMA:
+        problems.append(('schema', 'must be %r, got %r' % (SCHEMA, snapshot.get('schema'))))
+    tenants = _ids(_list(snapshot, 'tenants', problems), 'tenants', problems)
+    systems = _ids(_list(snapshot, 'systems', problems), 'systems', problems)
+    if SYSTEM not in systems:
+        problems.append(('systems', 'must declare the protected system %r' % SYSTEM))
+    groups = _ids(_list(snapshot, 'groups', problems), 'groups', problems)
+    subjects = _ids(_list(snapshot, 'subjects', problems), 'subjects', problems)
+    resources = _ids(_list(snapshot, 'resources', problems), 'resources', problems)
+
+    for index, subject in enumerate(snapshot.get('subjects') or []):
+        if not isinstance(subject, dict):
+            continue
+        where = 'subjects[%d]' % index
+        if subject.get('type') not in ACTOR_TYPES:
+            problems.append((where + '.type', 'unknown actor type %r' % (subject.get('type'),)))
+        for group in subject.get('groups') or []:
+            if group not in groups:
+                problems.append((where + '.groups', 'unknown group %r (dangling reference)' % (group,)))
+    for index, res in enumerate(snapshot.get('resources') or []):
+        if isinstance(res, dict):
+            _check_resource(res, 'resources[%d]' % index, tenants, subjects, problems)
+    for index, rel in enumerate(_list(snapshot, 'relationships', problems)):
+        where = 'relationships[%d]' % index
+        if not isinstance(rel, dict):
+            problems.append((where, 'must be a mapping'))
+            continue
+        if rel.get('subject') not in subjects:
+            problems.append((where + '.subject', 'unknown subject %r (dangling reference)' % (rel.get('subject'),)))
+        if rel.get('resource') not in resources:
+            problems.append((where + '.resource', 'unknown resource %r (dangling reference)' % (rel.get('resource'),)))
+
+    if check_digest and not problems:
+        digest = snapshot.get('digest')
+        expected = compute_digest(snapshot)
+        if digest != expected:
+            problems.append(('digest', 'does not match the content (has %r, content hashes to %r): '
+                             'the file was edited by hand or is truncated' % (digest, expected)))
+    if problems:
+        raise ValidationError(problems, what='registry snapshot')
+    return snapshot
+
+
+def parse_snapshot_text(text, source='registry snapshot'):
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError([(source, 'not valid JSON: %s' % exc)], what='registry snapshot')
+    return validate_snapshot(data)
+
+
+def load_snapshot_file(path):
+    try:
+        with open(path, 'rb') as handle:
+            text = handle.read().decode('utf-8')
+    except (IOError, OSError) as exc:
+        raise ValidationError([(path, 'cannot read registry snapshot: %s' % exc.strerror)], what='registry snapshot')
+    except UnicodeDecodeError:
+        raise ValidationError([(path, 'registry snapshot is not UTF-8 text')], what='registry snapshot')
+    return parse_snapshot_text(text, source=path)
+
+
+class RegistryIndex(object):
+    """What the evaluator needs from a snapshot, keyed for O(1) look-ups."""
+
+    def __init__(self, snapshot):
+        self.digest = snapshot.get('digest')
+        self.tenants = frozenset(t['id'] for t in snapshot['tenants'])
+        self.resources = {}
+        for res in snapshot['resources']:
+            meta = res['metadata']
+            self.resources[res['id']] = {
+                'actor': meta['actor'],
+                'actor_type': meta['actor_type'],
+                'tenant': res['tenant'],
+                'system': res['system'],
+                'type': res['type'],
+                'allowed_subjects': frozenset(meta['allowed_subjects']),
+                'principals': frozenset(meta['principals']),
+                'max_ttl_hours': min(meta['max_ttl_hours'], ACTOR_TYPES[meta['actor_type']]),
+            }
+
+
+def summarize(snapshot):
+    """Per-actor view a policy owner reads: type, principals, TTL cap, subjects."""
+    view = {}
+    for res in snapshot.get('resources') or []:
+        meta = res.get('metadata') or {}
+        view[meta.get('actor')] = {
+            'type': meta.get('actor_type'),
+            'principals': list(meta.get('principals') or []),
+            'max_ttl_hours': meta.get('max_ttl_hours'),
+            'allowed_subjects': list(meta.get('allowed_subjects') or []),
+        }
+    return view
+
+
+def describe_changes(old, new):
+    """Human sentences for what a new snapshot changes relative to the old one."""
+    before = summarize(old or {})
+    after = summarize(new)
+    lines = []
+    for name in sorted(set(before) | set(after)):
+        if name not in before:
+            a = after[name]
+            lines.append('add actor %s (%s): principals %s, TTL cap %sh'
+                         % (name, a['type'], ', '.join(a['principals']), a['max_ttl_hours']))
+        elif name not in after:
+            lines.append('remove actor %s: signing for it will be denied (unknown_actor_resource)' % name)
+        else:
+            b, a = before[name], after[name]
+            for key, label in (('type', 'type'), ('max_ttl_hours', 'TTL cap')):
+                if b[key] != a[key]:
+                    lines.append('%s: %s %s -> %s' % (name, label, b[key], a[key]))
+            added = sorted(set(a['principals']) - set(b['principals']))
+            removed = sorted(set(b['principals']) - set(a['principals']))
+            if added:
+                lines.append('%s: principals added %s' % (name, ', '.join(added)))
+            if removed:
+                lines.append('%s: principals removed %s' % (name, ', '.join(removed)))
+            sadd = sorted(set(a['allowed_subjects']) - set(b['allowed_subjects']))
+            srem = sorted(set(b['allowed_subjects']) - set(a['allowed_subjects']))
+            if sadd:
+                lines.append('%s: subjects allowed %s' % (name, ', '.join(sadd)))
+            if srem:
+                lines.append('%s: subjects no longer allowed %s' % (name, ', '.join(srem)))
+    return lines
