@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: registry_snapshot
+short_description: Build or validate a flex-auth registry snapshot from the actor inventory
+version_added: 0.1.0
+description:
+  - Builds the flex-auth registry snapshot (tenants, the C(ops-warden) system, one subject and one
+    C(ssh-cert:actor/<name>) resource per actor, groups per actor type, ownership relationships) from
+    the actor inventory, deterministically, as canonical JSON with a C(digest) of its content.
+  - Writes O(dest) atomically, only when the digest differs, so a second run is C(changed=false).
+  - With O(validate_only=true), validates an existing snapshot O(src) instead and reports every problem
+    with the field where it is (dangling references, bad principals, TTL caps, a digest that does not match).
+author:
+  - netkingdom.warden contributors
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - netkingdom.warden.attributes
+  - netkingdom.warden.attributes.ACTIONGROUP_WARDEN
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    support: full
+    platforms: posix
+options:
+  actors:
+    description:
+      - The actor inventory (usually C(warden_actors)). Mutually exclusive with O(inventory_file) and O(src).
+    type: dict
+  inventory_file:
+    description:
+      - Path of an actor inventory YAML file on the host running the module (C(actors:) mapping).
+    type: path
+  dest:
+    description:
+      - Where to write the snapshot. Required unless O(validate_only=true).
+    type: path
+  tenant:
+    description:
+      - Tenant of every resource in the snapshot.
+    type: str
+    default: tenant:platform
+  src:
+    description:
+      - An existing snapshot file to validate; requires O(validate_only=true).
+    type: path
+  validate_only:
+    description:
+      - Validate O(src) and change nothing.
+    type: bool
+    default: false
+requirements:
+  - PyYAML when O(inventory_file) is used.
+seealso:
+  - module: netkingdom.warden.policy_check
+"""
+
+EXAMPLES = r"""
+- name: Build the registry snapshot flex-auth will load
+  netkingdom.warden.registry_snapshot:
+    actors: "{{ warden_actors }}"
+    dest: /var/lib/flex-auth/registry/ops-warden.json
+    mode: "0644"
+  register: snapshot
+
+- name: Validate a snapshot before deploying it
+  netkingdom.warden.registry_snapshot:
+    src: files/production_registry_snapshot.json
+    validate_only: true
+"""
+
+RETURN = r"""
+digest:
+  description: C(sha256:) digest of the snapshot content.
+  returned: success
+  type: str
+  sample: sha256:3b1f0c3e0f0b6f5e6c3e0f0b6f5e6c3e0f0b6f5e6c3e0f0b6f5e6c3e0f0b6f5e
+previous_digest:
+  description: Digest of the file that was at O(dest) before, or null.
+  returned: when not O(validate_only)
+  type: str
+actors:
+  description: Number of actors in the snapshot.
+  returned: success
+  type: int
+  sample: 3
+changes:
+  description: What the new snapshot changes, in words a policy owner reads.
+  returned: when not O(validate_only)
+  type: list
+  elements: str
+  sample:
+    - "add actor agt-state-hub-bridge (agt): principals agt-task-bridge, TTL cap 24h"
+    - "adm-example: principals removed legacy-admin"
+problems:
+  description: On a validation failure, each problem as C(field) and C(message).
+  returned: failure
+  type: list
+  elements: dict
+"""
+
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+    build_snapshot,
+    describe_changes,
+    load_snapshot_file,
+    to_text,
+)
+
+
+def read_existing(path):
+    """The snapshot at ``path`` as a dict, or None when absent or unreadable as JSON."""
+    try:
+        with open(path, 'rb') as handle:
+            return json.loads(handle.read().decode('utf-8'))
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def write_atomically(module, dest, text):
+    directory = os.path.dirname(dest) or '.'
+    fd, tmp = tempfile.mkstemp(prefix='.warden-registry-', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(to_bytes(text))
+            handle.flush()
+            os.fsync(handle.fileno())
+        module.atomic_move(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def fail_validation(module, exc):
+    module.fail_json(msg=str(exc), problems=[{'field': f, 'message': m} for f, m in exc.problems])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            actors=dict(type='dict'),
+            inventory_file=dict(type='path'),
+            dest=dict(type='path'),
+            tenant=dict(type='str', default='tenant:platform'),
+            src=dict(type='path'),
+            validate_only=dict(type='bool', default=False),
+        ),
+        mutually_exclusive=[['actors', 'inventory_file', 'src']],
+        required_if=[['validate_only', True, ['src']], ['validate_only', False, ['dest']]],
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params['src'] and not params['validate_only']:
+        module.fail_json(msg='src is only read with validate_only=true; use actors or inventory_file to build')
+
+    if params['validate_only']:
+        try:
+            snapshot = load_snapshot_file(params['src'])
+        except ValidationError as exc:
+            fail_validation(module, exc)
+        module.exit_json(changed=False, digest=snapshot['digest'], actors=len(snapshot['resources']))
+
+    if params['actors'] is None and not params['inventory_file']:
+        module.fail_json(msg='one of actors or inventory_file is required to build a snapshot')
+    try:
+        actors, warnings = resolve_actors(params['actors'], params['inventory_file'])
+        snapshot = build_snapshot(actors, tenant=params['tenant'])
+    except ValidationError as exc:
+        fail_validation(module, exc)
+    for warning in warnings:
+        module.warn(warning)
+
+    dest = params['dest']
+    old = read_existing(dest)
+    previous = old.get('digest') if isinstance(old, dict) else None
+    changed = previous != snapshot['digest']
+    result = dict(changed=changed, digest=snapshot['digest'], previous_digest=previous,
+                  actors=len(snapshot['resources']),
+                  changes=describe_changes(old if isinstance(old, dict) else None, snapshot) if changed else [])
+    if changed and module._diff:
+        result['diff'] = {'before': to_text(old) if isinstance(old, dict) else '',
+                          'after': to_text(snapshot),
+                          'before_header': dest, 'after_header': dest + ' (new)'}
+    if changed and not module.check_mode:
+        parent = os.path.dirname(dest)
+        if parent and not os.path.isdir(parent):
+            module.fail_json(msg='the directory of dest does not exist: %s' % parent)
+        write_atomically(module, dest, to_text(snapshot))
+    if os.path.exists(dest):
+        file_args = module.load_file_common_arguments(params)
+        result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

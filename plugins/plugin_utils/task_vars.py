@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Play variables that action plugins use when the task does not say otherwise."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# option -> play variable read when the option is not set on the task
+VARIABLE_DEFAULTS = {
+    'actors': 'warden_actors',
+    'inventory_file': 'warden_inventory_file',
+    'policy': 'warden_policy',
+}
+
+
+def apply_play_defaults(args, task_vars, templar):
+    """Fill actors / inventory_file / policy from warden_* play variables.
+
+    The actor source is taken from the play only when the task names neither
+    actors nor inventory_file, so a task can always override the play.
+    """
+    task_vars = task_vars or {}
+
+    def var(name):
+        if name not in task_vars:
+            return None
+        return templar.template(task_vars[name])
+
+    if args.get('actors') is None and not args.get('inventory_file'):
+        actors = var(VARIABLE_DEFAULTS['actors'])
+        if actors is not None:
+            args['actors'] = actors
+        else:
+            args['inventory_file'] = var(VARIABLE_DEFAULTS['inventory_file'])
+    policy = args.get('policy') or {}
+    if 'policy' in args and not any(v is not None for v in policy.values()):
+        args['policy'] = var(VARIABLE_DEFAULTS['policy']) or {}
+    return args
