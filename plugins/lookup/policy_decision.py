@@ -66,7 +66,7 @@ RETURN = r"""
 _raw:
   description:
     - One decision per term, in order, each with C(allowed), C(effect), C(reason), C(decision_id), C(mode),
-      C(detail), C(envelope) (the PDP's or the embedded evaluator's decision envelope) and C(request).
+      C(detail), C(decision) (the decision envelope of the PDP or of the embedded evaluator) and C(request).
   type: list
   elements: dict
 """

@@ -79,6 +79,11 @@ class FlexAuthClient(object):
             except httpx.TransportError as exc:
                 last = 'connection failed (%s)' % type(exc).__name__
                 continue
+            except httpx.RequestError as exc:
+                # Not a transport error but still no usable answer, e.g. DecodingError for
+                # "Content-Encoding: gzip" with a body that is not gzip.
+                last = 'unusable answer (%s)' % type(exc).__name__
+                continue
             if response.status_code >= 500:
                 last = 'HTTP %d' % response.status_code
                 continue

@@ -188,7 +188,7 @@ class Decision(object):
             'decision_id': self.decision_id,
             'mode': self.mode,
             'detail': self.detail,
-            'envelope': self.envelope,
+            'decision': self.envelope,
         }
 
     def message(self, actor):

@@ -71,7 +71,7 @@ def policy_argument_spec():
     for name, (dummy, dummy2, kind) in POLICY_OPTIONS.items():
         options[name] = {'type': kind, 'no_log': name in SECRET_POLICY_OPTIONS}
     options['mode']['choices'] = list(MODES)
-    return {'type': 'dict', 'default': {}, 'options': options}
+    return {'type': 'dict', 'options': options}  # no default dict: the validator would fill it in place
 
 
 ACTOR_SOURCE_SPEC = {

@@ -127,12 +127,17 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.registry import 
 
 
 def read_existing(path):
-    """The snapshot at ``path`` as a dict, or None when absent or unreadable as JSON."""
+    """``(text, snapshot)`` of the file at ``path``; either is None when absent or not JSON."""
     try:
         with open(path, 'rb') as handle:
-            return json.loads(handle.read().decode('utf-8'))
+            text = handle.read().decode('utf-8')
     except (IOError, OSError, ValueError):
-        return None
+        return None, None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, None
+    return text, data if isinstance(data, dict) else None
 
 
 def write_atomically(module, dest, text):
@@ -190,21 +195,23 @@ def main():
         module.warn(warning)
 
     dest = params['dest']
-    old = read_existing(dest)
-    previous = old.get('digest') if isinstance(old, dict) else None
-    changed = previous != snapshot['digest']
+    new_text = to_text(snapshot)
+    old_text, old = read_existing(dest)
+    previous = old.get('digest') if old else None
+    # Compare the whole file, not the recorded digest: a hand-edited file keeps its old digest.
+    changed = old_text != new_text
     result = dict(changed=changed, digest=snapshot['digest'], previous_digest=previous,
                   actors=len(snapshot['resources']),
-                  changes=describe_changes(old if isinstance(old, dict) else None, snapshot) if changed else [])
+                  changes=describe_changes(old, snapshot) if changed else [])
     if changed and module._diff:
-        result['diff'] = {'before': to_text(old) if isinstance(old, dict) else '',
-                          'after': to_text(snapshot),
+        result['diff'] = {'before': old_text or '',
+                          'after': new_text,
                           'before_header': dest, 'after_header': dest + ' (new)'}
     if changed and not module.check_mode:
         parent = os.path.dirname(dest)
         if parent and not os.path.isdir(parent):
             module.fail_json(msg='the directory of dest does not exist: %s' % parent)
-        write_atomically(module, dest, to_text(snapshot))
+        write_atomically(module, dest, new_text)
     if os.path.exists(dest):
         file_args = module.load_file_common_arguments(params)
         result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])

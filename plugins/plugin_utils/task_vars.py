@@ -35,6 +35,6 @@ def apply_play_defaults(args, task_vars, templar):
         else:
             args['inventory_file'] = var(VARIABLE_DEFAULTS['inventory_file'])
     policy = args.get('policy') or {}
-    if 'policy' in args and not any(v is not None for v in policy.values()):
+    if not any(v is not None for v in policy.values()):
         args['policy'] = var(VARIABLE_DEFAULTS['policy']) or {}
     return args

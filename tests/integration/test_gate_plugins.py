@@ -1,0 +1,154 @@
+"""The gate plugins, run by ansible-playbook against the built and installed collection."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.bed.ansible_run import ansible_doc, run_playbook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOKS = os.path.join(HERE, 'playbooks')
+
+ACTORS = {
+    'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,
+                             'subjects': ['iam:agt-state-hub-bridge']},
+    'adm-example': {'type': 'adm', 'principals': ['adm-example', 'ops-admin'], 'ttl_hours': 12},
+    'atm-backup-daily': {'type': 'atm', 'principals': ['atm-backup'], 'ttl_hours': 8},
+}
+
+PLUGINS = [
+    ('module', 'netkingdom.warden.policy_check'),
+    ('module', 'netkingdom.warden.registry_snapshot'),
+    ('lookup', 'netkingdom.warden.policy_decision'),
+]
+
+
+@pytest.fixture(scope='module')
+def public_key(tmp_path_factory):
+    key = tmp_path_factory.mktemp('key') / 'id'
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(key)], check=True)
+    return (key.parent / 'id.pub').read_text().strip()
+
+
+@pytest.mark.parametrize('plugin_type, name', PLUGINS)
+def test_ansible_doc_shows_full_docs(plugin_type, name):
+    proc = ansible_doc(name, plugin_type, json_mode=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)[name]
+    assert doc['doc']['short_description'] and doc['doc']['description']
+    assert doc['doc']['options'] and doc['examples'].strip()
+    assert doc['return'] or plugin_type == 'lookup'
+    text = ansible_doc(name, plugin_type)
+    assert text.returncode == 0 and 'EXAMPLES' in text.stdout and 'Traceback' not in text.stderr
+
+
+def test_gate_plugins_embedded(public_key, tmp_path):
+    run = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
+                       extra_vars={'actors': ACTORS, 'public_key': public_key})
+    assert run.rc == 0, run.output  # the expected failures are ignored; each is asserted below
+    allow = run.task_results('Allowed check')[0]
+    assert allow['allowed'] is True and allow['changed'] is False
+    assert allow['reason'] == 'signing_policy_matched' and allow['decision_id'].startswith('decision:')
+    assert allow['decision']['provenance']['mode'] == 'embedded'
+    assert allow['request']['resource']['id'] == 'ssh-cert:actor/agt-state-hub-bridge'
+
+    assert run.task_results('Allowed check from play variables (warden_actors)')[0]['allowed'] is True
+
+    deny = run.task_results('Denied check returned as data')[0]
+    assert deny['allowed'] is False and deny['reason'] == 'ttl_out_of_bounds' and not deny.get('failed')
+
+    failed = run.task_results('Denied check fails the task')[0]
+    assert failed['failed'] and failed['reason'] == 'principals_not_allowed'
+    assert 'policy denied signing for atm-backup-daily: principals_not_allowed' in failed['msg']
+
+    checked = run.task_results('Check mode changes nothing and still decides')[0]
+    assert checked['allowed'] is True and checked['changed'] is False
+
+    decisions = run.task_results('Lookup decisions for several actors')[0]['ansible_facts']['decisions']
+    assert [d['reason'] for d in decisions] == ['signing_policy_matched', 'unknown_actor_resource',
+                                                'signing_policy_matched']
+
+    bad = run.task_results('Bad option value names the option')[0]
+    assert bad['failed'] and 'mode' in bad['msg'] and 'remote' in bad['msg']
+    assert 'Traceback' not in run.output
+
+
+BAD_FILES = {
+    'unknown type': ('agt-state-hub-bridge: {type: bot, principals: [a]}', "['agt-state-hub-bridge'].type"),
+    'no prefix': ('state-hub-bridge: {type: agt, principals: [a]}', "['state-hub-bridge']"),
+    'ttl not a number': ('agt-state-hub-bridge: {type: agt, principals: [a], ttl_hours: soon}', '.ttl_hours'),
+    'ttl zero': ('agt-state-hub-bridge: {type: agt, principals: [a], ttl_hours: 0}', '.ttl_hours'),
+    'ttl above max': ('agt-state-hub-bridge: {type: agt, principals: [a], ttl_hours: 30}', '.ttl_hours'),
+    'principal space': ('agt-state-hub-bridge: {type: agt, principals: ["a b"]}', '.principals[0]'),
+    'principal comma': ('agt-state-hub-bridge: {type: agt, principals: ["a,b"]}', '.principals[0]'),
+    'principal hash': ('agt-state-hub-bridge: {type: agt, principals: ["a#b"]}', '.principals[0]'),
+    'principal newline': ('agt-state-hub-bridge: {type: agt, principals: ["a\\nb"]}', '.principals[0]'),
+    'principal star': ('agt-state-hub-bridge: {type: agt, principals: ["*"]}', '.principals[0]'),
+    'principal empty': ('agt-state-hub-bridge: {type: agt, principals: [""]}', '.principals[0]'),
+    'no principals': ('agt-state-hub-bridge: {type: agt, principals: []}', '.principals'),
+    'duplicate actor': ('agt-state-hub-bridge: {type: agt, principals: [a]}\n'
+                        '  agt-state-hub-bridge: {type: agt, principals: [b]}', "duplicate key 'agt-state-hub-bridge'"),
+}
+
+
+def test_bad_inventories_fail_naming_actor_and_field(tmp_path):
+    cases = []
+    for name, (body, dummy) in BAD_FILES.items():
+        path = tmp_path / ('%s.yaml' % name.replace(' ', '_'))
+        path.write_text('actors:\n  %s\n' % body)
+        cases.append({'name': name, 'file': str(path)})
+    run = run_playbook(os.path.join(PLAYBOOKS, 'bad_inventory.yml'), workdir=tmp_path,
+                       extra_vars={'cases': cases, 'workdir': str(tmp_path)})
+    assert 'Traceback' not in run.output
+    for task in ('Policy check with a bad inventory', 'Registry snapshot with a bad inventory'):
+        results = run.task_results(task)
+        assert len(results) == len(BAD_FILES)
+        for case, result in zip(cases, results):
+            expected = BAD_FILES[case['name']][1]
+            assert result['failed'], (task, case)
+            assert case['file'] in result['msg'] and expected in result['msg'], (task, case, result['msg'])
+            assert 'Traceback' not in result.get('module_stderr', '')
+    assert not (tmp_path / 'never-written.json').exists()
+
+
+def test_registry_snapshot_idempotent_check_mode_and_diff(tmp_path):
+    dest = tmp_path / 'registry.json'
+    book = os.path.join(PLAYBOOKS, 'registry.yml')
+    first = run_playbook(book, workdir=tmp_path, extra_vars={'actors': ACTORS, 'dest': str(dest)})
+    assert first.rc == 0, first.output
+    built = first.task_results('Build snapshot')[0]
+    assert built['changed'] and built['previous_digest'] is None and built['actors'] == 3
+    on_disk = json.loads(dest.read_text())
+    assert on_disk['digest'] == built['digest']
+    assert oct(dest.stat().st_mode & 0o777) == '0o644'
+    assert first.task_results('Validate snapshot')[0]['digest'] == built['digest']
+
+    second = run_playbook(book, workdir=tmp_path, extra_vars={'actors': ACTORS, 'dest': str(dest)})
+    assert second.task_results('Build snapshot')[0]['changed'] is False
+
+    changed = dict(ACTORS)
+    changed['agt-new-worker'] = {'type': 'agt', 'principals': ['agt-worker']}
+    before = dest.read_text()
+    dry = run_playbook(book, workdir=tmp_path, check=True, diff=True,
+                       extra_vars={'actors': changed, 'dest': str(dest)})
+    planned = dry.task_results('Build snapshot')[0]
+    assert planned['changed'] is True
+    assert planned['changes'] == ['add actor agt-new-worker (agt): principals agt-worker, TTL cap 24h']
+    assert 'agt-new-worker' in planned['diff']['after'] and 'agt-new-worker' not in planned['diff']['before']
+    assert dest.read_text() == before  # check mode wrote nothing
+
+    tampered = json.loads(before)
+    tampered['resources'][0]['metadata']['principals'].append('root')
+    dest.write_text(json.dumps(tampered))
+    copy = tmp_path / 'tampered.json'
+    copy.write_text(json.dumps(tampered))
+    third = run_playbook(book, workdir=tmp_path,
+                         extra_vars={'actors': ACTORS, 'dest': str(dest), 'validate_src': str(copy)})
+    rebuilt = third.task_results('Build snapshot')[0]
+    assert rebuilt['changed'] is True  # a hand-edited file is rebuilt from the inventory
+    assert json.loads(dest.read_text())['digest'] == built['digest'] and 'root' not in dest.read_text()
+    refused = third.task_results('Validate snapshot')[0]
+    assert refused['failed'] and 'does not match the content' in refused['msg']
+    assert refused['problems'][0]['field'] == 'digest'

@@ -1,0 +1,87 @@
+"""Gate settings and the policy check path (no network: embedded and off modes)."""
+
+import pytest
+
+from ansible_collections.netkingdom.warden.plugins.module_utils import policy as P
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+
+ACTORS = {'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,
+                                   'subjects': ['iam:agt-state-hub-bridge']}}
+FP = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU'
+
+
+def test_defaults_and_env_fallbacks():
+    s = P.GateSettings({}, env={})
+    assert (s.mode, s.fail_closed, s.tenant, s.timeout, s.retries) == ('embedded', True, 'tenant:platform', 5.0, 2)
+    s = P.GateSettings({'mode': None}, env={'WARDEN_POLICY_MODE': 'flex_auth', 'WARDEN_POLICY_URL': 'http://127.0.0.1:1',
+                                            'WARDEN_POLICY_FAIL_CLOSED': 'no', 'WARDEN_POLICY_TIMEOUT': '0.5'})
+    assert (s.mode, s.url, s.fail_closed, s.timeout) == ('flex_auth', 'http://127.0.0.1:1', False, 0.5)
+    explicit = P.GateSettings({'mode': 'off'}, env={'WARDEN_POLICY_MODE': 'flex_auth'})
+    assert explicit.mode == 'off'
+
+
+@pytest.mark.parametrize('options, field', [
+    ({'mode': 'remote'}, 'policy.mode'),
+    ({'mode': 'flex_auth'}, 'policy.url'),
+    ({'mode': 'flex_auth', 'url': 'ftp://x'}, 'policy.url'),
+    ({'fail_closed': 'maybe'}, 'policy.fail_closed'),
+    ({'timeout': 0}, 'policy.timeout'),
+    ({'retries': -1}, 'policy.retries'),
+    ({'client_key': '/k.pem'}, 'policy.client_key'),
+    ({'tokn': 'x'}, 'policy.tokn'),
+])
+def test_bad_settings_name_the_field(options, field):
+    with pytest.raises(ValidationError) as info:
+        P.GateSettings(options, env={})
+    assert field in info.value.fields
+
+
+def test_secret_never_in_settings_errors():
+    with pytest.raises(ValidationError) as info:
+        P.GateSettings({'mode': 'flex_auth', 'token': 's.VerySecretTokenValue'}, env={})
+    assert 'VerySecret' not in str(info.value)
+
+
+def test_policy_check_embedded_allow_and_deny():
+    ok = P.policy_check({'actor': 'agt-state-hub-bridge', 'actors': ACTORS, 'pubkey_fingerprint': FP}, env={})
+    assert ok['allowed'] and ok['decision_id'].startswith('decision:') and ok['reason'] == 'signing_policy_matched'
+    assert ok['request']['context'] == {'principals': ['agt-task-bridge'], 'actor_type': 'agt',
+                                        'pubkey_fingerprint': FP, 'ttl_hours': 24}
+    deny = P.policy_check({'actor': 'agt-state-hub-bridge', 'actors': ACTORS, 'pubkey_fingerprint': FP,
+                           'ttl_hours': 24.5}, env={})
+    assert not deny['allowed'] and deny['reason'] == 'ttl_out_of_bounds'
+    assert 'ttl_out_of_bounds' in deny['msg']
+
+
+def test_subject_from_env_and_alias():
+    env = {'WARDEN_POLICY_SUBJECT': 'iam:agt-state-hub-bridge'}
+    ok = P.policy_check({'actor': 'agt-state-hub-bridge', 'actors': ACTORS, 'pubkey_fingerprint': FP}, env=env)
+    assert ok['request']['subject']['id'] == 'iam:agt-state-hub-bridge' and ok['allowed']
+    env = {'WARDEN_POLICY_SUBJECT': 'iam:someone-else'}
+    deny = P.policy_check({'actor': 'agt-state-hub-bridge', 'actors': ACTORS, 'pubkey_fingerprint': FP}, env=env)
+    assert deny['reason'] == 'subject_not_allowed'
+
+
+def test_off_mode_allows_with_warning_and_no_decision_id():
+    res = P.policy_check({'actor': 'agt-x', 'pubkey_fingerprint': FP, 'policy': {'mode': 'off'}}, env={})
+    assert res['allowed'] and res['decision_id'] is None and res['reason'] == 'policy_gate_off'
+    assert res['warnings']
+
+
+def test_embedded_without_registry_or_actors_is_a_clear_error():
+    with pytest.raises(ValidationError) as info:
+        P.policy_check({'actor': 'agt-x', 'pubkey_fingerprint': FP}, env={})
+    assert 'policy.registry' in info.value.fields
+
+
+@pytest.mark.parametrize('params, field', [
+    ({'actor': 'bridge'}, 'actor'),
+    ({'actor': 'agt-state-hub-bridge', 'ttl_hours': 0}, 'ttl_hours'),
+    ({'actor': 'agt-state-hub-bridge', 'principals': 'agt-task-bridge'}, 'principals'),
+    ({'actor': 'agt-state-hub-bridge', 'public_key': 'ssh-ed25519 nope'}, 'public_key'),
+])
+def test_bad_check_options_name_the_field(params, field):
+    params = dict(params, actors=ACTORS)
+    with pytest.raises(ValidationError) as info:
+        P.policy_check(params, env={})
+    assert field in info.value.fields
