@@ -1,0 +1,1 @@
+"""Integration test bed: real OpenBao, real sshd mini hosts, loopback-only network."""
