@@ -12,9 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import ssl
 import time
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable, ValidationError
 
 try:
     import httpx
@@ -41,6 +43,39 @@ def redact_url(url):
     return urlunsplit(parts)
 
 
+def _ssl_context(ca_cert, validate_certs, client_cert, client_key):
+    """The TLS context for httpx.
+
+    Built here rather than with httpx's deprecated ``verify=<path>``/``cert=`` arguments:
+    httpx 0.28 returns early for ``verify=<path>`` and silently drops ``cert``, so a client
+    certificate would never be sent together with a custom CA.
+    """
+    try:
+        if not validate_certs:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif ca_cert and os.path.isdir(ca_cert):
+            context = ssl.create_default_context(capath=ca_cert)
+        elif ca_cert:
+            context = ssl.create_default_context(cafile=ca_cert)
+        else:
+            context = httpx.create_ssl_context()  # httpx's default trust store
+    except (IOError, OSError, ssl.SSLError) as exc:
+        raise ValidationError([('policy.ca_cert', 'cannot load %s: %s' % (ca_cert, _why(exc)))], what='policy settings')
+    if client_cert:
+        try:
+            context.load_cert_chain(client_cert, client_key or None)
+        except (IOError, OSError, ssl.SSLError) as exc:
+            raise ValidationError([('policy.client_cert', 'cannot load the client certificate/key: %s' % _why(exc))],
+                                  what='policy settings')
+    return context
+
+
+def _why(exc):
+    return getattr(exc, 'strerror', None) or getattr(exc, 'reason', None) or type(exc).__name__
+
+
 class FlexAuthClient(object):
     """One reusable connection pool per settings; safe to share in a process."""
 
@@ -57,9 +92,8 @@ class FlexAuthClient(object):
         headers = {'Accept': 'application/json', 'User-Agent': 'netkingdom.warden'}
         if token:
             headers['Authorization'] = 'Bearer %s' % token
-        verify = ca_cert if (validate_certs and ca_cert) else bool(validate_certs)
-        cert = (client_cert, client_key) if client_cert and client_key else client_cert or None
-        self._client = httpx.Client(headers=headers, verify=verify, cert=cert,
+        self._client = httpx.Client(headers=headers,
+                                    verify=_ssl_context(ca_cert, validate_certs, client_cert, client_key),
                                     timeout=self.timeout, follow_redirects=False)
 
     def close(self):

@@ -85,3 +85,12 @@ def test_bad_check_options_name_the_field(params, field):
     with pytest.raises(ValidationError) as info:
         P.policy_check(params, env={})
     assert field in info.value.fields
+
+
+def test_unreadable_tls_material_is_a_clear_error(tmp_path):
+    missing = str(tmp_path / 'nope.pem')
+    for options, field in (({'ca_cert': missing}, 'policy.ca_cert'), ({'client_cert': missing}, 'policy.client_cert')):
+        settings = P.GateSettings(dict(options, mode='flex_auth', url='https://127.0.0.1:1'), env={})
+        with pytest.raises(ValidationError) as info:
+            P.Gate(settings)
+        assert info.value.fields == [field]

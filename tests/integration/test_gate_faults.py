@@ -1,0 +1,210 @@
+"""fail_closed against a real PDP that misbehaves (tests/bed/pdp_server.py --control).
+
+For every fault: with ``fail_closed: true`` the gate denies with ``policy_unavailable`` and no
+decision id, never allows; with ``fail_closed: false`` it allows with a warning and
+``decision_id`` None; once the fault is cleared the very same Gate objects get real decisions
+again (recovery). "down" is the PDP process stopped: a real refused connection.
+"""
+
+import os
+import re
+import sys
+import time
+
+import pytest
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+
+from tests.bed.collection_path import ensure_on_path  # noqa: E402
+
+ensure_on_path()
+
+from ansible_collections.netkingdom.warden.plugins.module_utils import gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings  # noqa: E402
+from tests.bed import gate_cases  # noqa: E402
+
+pytest_plugins = ["tests.integration.pdp_fixtures"]
+pytestmark = pytest.mark.reliability
+
+DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")
+CASES = dict((c["name"], body) for c, body in gate_cases.decision_cases())
+ALLOW = CASES["allow_agt_state_hub_bridge"]
+DENY = CASES["ttl_atm_above_max"]
+TIMEOUT = 0.5
+
+# fault name -> control-file settings ("down" stops the process instead)
+FAULTS = {
+    "down": None,
+    "slow": {"delay": 2 * TIMEOUT + 0.5},
+    "error500": {},
+    "status503": {"fault": "status", "status": 503},
+    "status404": {"fault": "status", "status": 404},
+    "garbage": {},
+    "cut": {},
+    "cut_body": {},
+    "badgzip": {},
+    "noid": {},
+}
+
+
+def make_gate(url, fail_closed, retries=1):
+    return Gate(GateSettings({"mode": "flex_auth", "url": url, "fail_closed": fail_closed,
+                              "timeout": TIMEOUT, "retries": retries}, env={}))
+
+
+@pytest.fixture
+def pdp_ok(pdp):
+    """The module's PDP, healthy and fault-free before and after each test."""
+    pdp.clear_fault()
+    pdp.start()
+    yield pdp
+    pdp.clear_fault()
+    pdp.start()
+
+
+def inject(pdp, name):
+    if name == "down":
+        pdp.stop()
+        assert not pdp.running
+        return
+    settings = dict(FAULTS[name])
+    fault = settings.pop("fault", name)
+    pdp.set_fault(fault, **settings)
+
+
+def clear(pdp, name):
+    if name == "down":
+        pdp.start()  # same port: the clients keep their URL
+    else:
+        pdp.clear_fault()
+
+
+def assert_unavailable_deny(decision):
+    assert decision.allowed is False
+    assert decision.effect == "deny"
+    assert decision.reason == gate.UNAVAILABLE
+    assert decision.decision_id is None
+    assert decision.detail  # says what went wrong
+    assert not decision.warnings
+
+
+def assert_fail_open_allow(decision):
+    assert decision.allowed is True
+    assert decision.reason == gate.UNAVAILABLE
+    assert decision.decision_id is None
+    assert len(decision.warnings) == 1
+    assert "fail_closed is false" in decision.warnings[0]
+    assert "policy_decision_id null" in decision.warnings[0]
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_fail_closed_fail_open_and_recovery(name, pdp_ok):
+    # The fail-closed gate retries once (slow: no retry, one timeout per check is enough).
+    closed = make_gate(pdp_ok.url, True, 0 if name == "slow" else 1)
+    opened = make_gate(pdp_ok.url, False, 0)
+    # Both gates work before the fault (and hold pooled connections to the PDP).
+    assert closed.check(ALLOW).allowed and opened.check(ALLOW).allowed
+
+    inject(pdp_ok, name)
+    started = time.monotonic()
+    assert_unavailable_deny(closed.check(ALLOW))
+    if name == "noid":  # a deny needs no id: it stays the PDP's deny
+        denied = closed.check(DENY)
+        assert (denied.allowed, denied.reason, denied.decision_id) == (False, "ttl_out_of_bounds", None)
+        for decision in closed.check_many([ALLOW, ALLOW]):
+            assert_unavailable_deny(decision)
+    else:
+        assert_unavailable_deny(closed.check(DENY))
+        for decision in closed.check_many([ALLOW, DENY, ALLOW]):
+            assert_unavailable_deny(decision)
+    assert_fail_open_allow(opened.check(ALLOW))
+    for decision in opened.check_many([ALLOW, ALLOW]):
+        assert_fail_open_allow(decision)
+    if name == "slow":  # every check gave up at the timeout, none waited for the answer
+        assert time.monotonic() - started < 5 * (TIMEOUT + 0.5)
+
+    clear(pdp_ok, name)
+    for g in (closed, opened):
+        recovered = g.check(ALLOW)
+        assert recovered.allowed and recovered.reason == gate.ALLOW_REASON
+        assert DECISION_ID.match(recovered.decision_id) and not recovered.warnings
+        denied = g.check(DENY)
+        assert (denied.allowed, denied.reason) == (False, "ttl_out_of_bounds")
+        assert DECISION_ID.match(denied.decision_id)
+    batch = closed.check_many([ALLOW, DENY])
+    assert [(d.effect, d.reason) for d in batch] == [("allow", gate.ALLOW_REASON), ("deny", "ttl_out_of_bounds")]
+    assert all(DECISION_ID.match(d.decision_id) for d in batch)
+
+
+def test_slow_but_within_the_timeout_is_a_real_decision(pdp_ok):
+    pdp_ok.set_fault("slow", delay=0.1)
+    decision = Gate(GateSettings({"mode": "flex_auth", "url": pdp_ok.url, "timeout": 3}, env={})).check(ALLOW)
+    assert decision.allowed and DECISION_ID.match(decision.decision_id)
+
+
+def test_a_real_deny_is_never_failed_open(pdp_ok):
+    """fail_closed false only covers an unavailable PDP, not a PDP that said no."""
+    decision = make_gate(pdp_ok.url, False).check(DENY)
+    assert (decision.allowed, decision.reason) == (False, "ttl_out_of_bounds")
+    assert DECISION_ID.match(decision.decision_id) and not decision.warnings
+
+
+def test_noid_is_logged_by_the_pdp_but_unusable_for_the_gate(pdp_ok):
+    before = len(pdp_ok.decisions())
+    pdp_ok.set_fault("noid")
+    assert_unavailable_deny(make_gate(pdp_ok.url, True).check(ALLOW))
+    entries = pdp_ok.decisions()[before:]
+    assert len(entries) == 1 and entries[0]["fault"] == "noid" and entries[0]["effect"] == "allow"
+
+
+# Answers that are JSON but not a usable decision envelope: unavailable (fail_closed denies);
+# an allow needs an id or a request_id; a deny keeps its reason even without an id.
+@pytest.mark.parametrize("body,outcome", [
+    ('{"effect": "allow", "reason": "signing_policy_matched"}', "unavailable"),
+    ('{"effect": "allow", "id": ""}', "unavailable"),
+    ('{"effect": "allow", "id": 1234}', "unavailable"),
+    ('{"effect": "ALLOW", "id": "decision:0123456789abcdef"}', "unavailable"),
+    ('{"effect": "permit", "id": "decision:0123456789abcdef"}', "unavailable"),
+    ('{"id": "decision:0123456789abcdef"}', "unavailable"),
+    ("[]", "unavailable"),
+    ("null", "unavailable"),
+    ('"allow"', "unavailable"),
+    ("", "unavailable"),
+    ('{"effect": "allow", "request_id": "req-42"}', ("allow", "signing_policy_matched", "req-42")),
+    ('{"effect": "deny", "reason": "maintenance window"}', ("deny", "maintenance window", None)),
+    ('{"effect": "deny"}', ("deny", "denied (no reason given)", None)),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 24 else None)
+def test_unusable_envelopes(body, outcome, pdp_ok):
+    pdp_ok.set_fault("body", body=body)
+    closed, opened = make_gate(pdp_ok.url, True), make_gate(pdp_ok.url, False)
+    if outcome == "unavailable":
+        assert_unavailable_deny(closed.check(ALLOW))
+        assert_fail_open_allow(opened.check(ALLOW))
+    else:
+        for g in (closed, opened):
+            decision = g.check(ALLOW)
+            assert (decision.effect, decision.reason, decision.decision_id) == outcome
+            assert not decision.warnings
+
+
+def test_batch_with_the_wrong_number_of_decisions_is_unavailable(pdp_ok):
+    pdp_ok.set_fault("body", body='{"decisions": [{"effect": "allow", "id": "decision:0123456789abcdef"}]}')
+    for decision in make_gate(pdp_ok.url, True).check_many([ALLOW, ALLOW]):
+        assert_unavailable_deny(decision)
+
+
+def test_down_then_up_again_on_the_same_port(pdp_ok):
+    """A stopped PDP refuses connections; a restart on the same port serves the same URL."""
+    url = pdp_ok.url
+    closed = make_gate(url, True, retries=0)
+    assert pdp_ok.stop() == 0  # SIGTERM is a clean shutdown
+    started = time.monotonic()
+    decision = closed.check(ALLOW)
+    assert_unavailable_deny(decision)
+    assert "ConnectError" in decision.detail
+    assert time.monotonic() - started < 1.0  # refused, not a timeout
+    pdp_ok.start()
+    assert pdp_ok.url == url
+    assert closed.check(ALLOW).allowed
