@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+pytest_plugins = ["tests.integration.pdp_fixtures"]
+
 from tests.bed.ansible_run import ansible_doc, run_playbook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,3 +154,50 @@ def test_registry_snapshot_idempotent_check_mode_and_diff(tmp_path):
     refused = third.task_results('Validate snapshot')[0]
     assert refused['failed'] and 'does not match the content' in refused['msg']
     assert refused['problems'][0]['field'] == 'digest'
+
+
+def _fixture_inventory():
+    import yaml
+    with open(os.path.join(HERE, '..', 'cases', 'actors.yaml')) as handle:
+        return yaml.safe_load(handle)['actors']
+
+
+def test_gate_plugins_remote_pdp_and_fail_closed(public_key, tmp_path, pdp):
+    """The same playbook against the real PDP: same answers; a PDP fault signs nothing."""
+    actors = _fixture_inventory()
+    policy = {'mode': 'flex_auth', 'url': pdp.url, 'timeout': 1, 'retries': 0}
+    run = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
+                       extra_vars={'actors': actors, 'public_key': public_key, 'policy': policy})
+    assert run.rc == 0, run.output
+    allow = run.task_results('Allowed check')[0]
+    assert allow['allowed'] and allow['mode'] == 'flex_auth' and allow['decision_id'].startswith('decision:')
+    assert allow['decision']['provenance']['mode'] == 'flex_auth'
+    assert run.task_results('Denied check returned as data')[0]['reason'] == 'ttl_out_of_bounds'
+    assert run.task_results('Denied check fails the task')[0]['reason'] == 'principals_not_allowed'
+    decisions = run.task_results('Lookup decisions for several actors')[0]['ansible_facts']['decisions']
+    assert [d['reason'] for d in decisions] == ['signing_policy_matched', 'unknown_actor_resource',
+                                                'signing_policy_matched']
+    logged = [json.loads(line) for line in open(pdp.decision_log)]
+    assert any(entry.get('effect') == 'deny' for entry in logged)
+
+    pdp.set_fault('error500')
+    try:
+        down = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
+                            extra_vars={'actors': actors, 'public_key': public_key, 'policy': policy})
+    finally:
+        pdp.set_fault(None)
+    refused = down.task_results('Allowed check')[0]
+    assert refused['failed'] and refused['allowed'] is False and refused['reason'] == 'policy_unavailable'
+    assert refused['decision_id'] is None and 'HTTP 500' in refused['detail']
+    assert down.rc != 0 and down.data['stats']['localhost']['failures'] == 1  # the play stopped there
+
+    open_policy = dict(policy, fail_closed=False)
+    pdp.set_fault('garbage')
+    try:
+        lenient = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
+                               extra_vars={'actors': actors, 'public_key': public_key, 'policy': open_policy})
+    finally:
+        pdp.set_fault(None)
+    allowed = lenient.task_results('Allowed check')[0]
+    assert allowed['allowed'] is True and allowed['decision_id'] is None
+    assert any('fail_closed is false' in w for w in allowed.get('warnings', []))
