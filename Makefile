@@ -1,0 +1,34 @@
+# netkingdom.warden: `make demo` and `make test` are the two commands (see README.md).
+SHELL := /bin/bash
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint sanity unit integration build bootstrap clean distclean
+
+help:
+	@echo "make demo         bootstrap, build, run the gate demo playbook"
+	@echo "make test         bootstrap, build, then lint, sanity, unit and integration tests"
+	@echo "make lint|sanity|unit|integration   one test stage (after bootstrap and build)"
+	@echo "make build        bootstrap, build the tarball and install it into build/collections"
+	@echo "make clean        remove build/ and test output (distclean: also .venv)"
+
+demo:
+	@scripts/demo
+
+test:
+	@scripts/test
+
+lint sanity unit integration:
+	@scripts/test $@
+
+build:
+	@scripts/bootstrap
+	@scripts/build-collection
+
+bootstrap:
+	@scripts/bootstrap
+
+clean:
+	rm -rf build tests/output .pytest_cache
+
+distclean: clean
+	rm -rf .venv .ansible
