@@ -17,6 +17,9 @@ attributes:
     description: Can run in check mode and return changed status prediction without modifying target.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
 """
 
     ACTIONGROUP_WARDEN = r"""

@@ -16,7 +16,7 @@ description:
     one decision per actor. Never fails on a deny; read C(allowed) and C(reason).
   - With a remote PDP and several actors, all are decided in one C(POST /v1/batch-check).
 author:
-  - netkingdom.warden contributors
+  - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
   - netkingdom.warden.policy_gate
   - netkingdom.warden.policy_gate.ACTORS

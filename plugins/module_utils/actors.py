@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
@@ -77,7 +78,7 @@ def parse_ttl_hours(value):
             raise ValueError('must be a number of hours, got %r' % value)
     if not isinstance(value, (int, float)):
         raise ValueError('must be a number of hours, got %s' % type(value).__name__)
-    if value != value or value in (float('inf'), float('-inf')):
+    if math.isnan(value) or math.isinf(value):
         raise ValueError('must be a finite number of hours')
     if value <= 0:
         raise ValueError('must be greater than 0, got %s' % _fmt_hours(value))
@@ -105,7 +106,8 @@ def _field(source, name, field=None):
 
 
 def _validate_actor(name, spec, source, problems, warnings):
-    where = lambda field=None: _field(source, name, field)  # noqa: E731
+    def where(field=None):
+        return _field(source, name, field)
 
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.append((where(), 'actor name must be <type>-<name> with type adm, agt or atm '

@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import os
 import secrets
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError

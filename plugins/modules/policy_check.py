@@ -19,7 +19,7 @@ description:
   - Runs on the controller (action plugin); the PDP token never reaches a target. Never reports C(changed).
   - A deny fails the task with the deny reason unless O(fail_on_deny=false).
 author:
-  - netkingdom.warden contributors
+  - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
   - netkingdom.warden.attributes
   - netkingdom.warden.attributes.ACTIONGROUP_WARDEN

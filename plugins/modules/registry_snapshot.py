@@ -19,7 +19,7 @@ description:
   - With O(validate_only=true), validates an existing snapshot O(src) instead and reports every problem
     with the field where it is (dangling references, bad principals, TTL caps, a digest that does not match).
 author:
-  - netkingdom.warden contributors
+  - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
   - ansible.builtin.files
   - netkingdom.warden.attributes

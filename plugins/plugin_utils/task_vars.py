@@ -13,9 +13,16 @@ VARIABLE_DEFAULTS = {
     'inventory_file': 'warden_inventory_file',
     'policy': 'warden_policy',
 }
+# signing options -> play variable
+SIGNING_DEFAULTS = {
+    'openbao': 'warden_openbao',
+    'local_ca': 'warden_local_ca',
+    'backend': 'warden_signing_backend',
+    'audit_log': 'warden_audit_log',
+}
 
 
-def apply_play_defaults(args, task_vars, templar):
+def apply_play_defaults(args, task_vars, templar, signing=False):
     """Fill actors / inventory_file / policy from warden_* play variables.
 
     The actor source is taken from the play only when the task names neither
@@ -37,4 +44,9 @@ def apply_play_defaults(args, task_vars, templar):
     policy = args.get('policy') or {}
     if not any(v is not None for v in policy.values()):
         args['policy'] = var(VARIABLE_DEFAULTS['policy']) or {}
+    if signing:
+        for option, name in SIGNING_DEFAULTS.items():
+            value = args.get(option)
+            if value is None or (isinstance(value, dict) and not any(v is not None for v in value.values())):
+                args[option] = var(name) if var(name) is not None else value
     return args

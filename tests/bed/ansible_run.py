@@ -71,7 +71,7 @@ def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=Fa
     if json_mode:
         run_env['ANSIBLE_STDOUT_CALLBACK'] = 'test_json'
         run_env['ANSIBLE_CALLBACK_PLUGINS'] = CALLBACKS
-    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(proc, json_mode)
 
 
@@ -79,4 +79,4 @@ def ansible_doc(plugin, plugin_type='module', json_mode=False):
     cmd = [os.path.join(BIN, 'ansible-doc'), '-t', plugin_type, plugin]
     if json_mode:
         cmd.append('--json')
-    return subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)

@@ -176,7 +176,7 @@ class Host:
         env = {"PATH": HOST_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
         argv = ["nsenter", "-t", str(self.pid), "-m", "-u", "-p", "--", *cmd]
         res = subprocess.run(argv, input=input, capture_output=True, text=True, env=env,
-                             timeout=timeout)
+                             timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise RuntimeError(
                 f"{self.name}: {cmd!r} exited {res.returncode}\n{res.stdout}{res.stderr}"

@@ -200,6 +200,7 @@ class OpenBaoDev:
         self.request("POST", f"{mount}/roles/{HOST_ROLE}", {
             "key_type": "ca",
             "allow_host_certificates": True,
+            "allow_user_key_ids": True,  # the collection sets key ids that name the host
             "allowed_domains": "*",
             "allow_subdomains": True,
             "allow_bare_domains": True,

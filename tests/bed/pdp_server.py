@@ -239,7 +239,7 @@ class Handler(BaseHTTPRequestHandler):
         if token is None:
             return True
         given = self.headers.get('Authorization') or ''
-        scheme, _, value = given.partition(' ')
+        scheme, dummy, value = given.partition(' ')
         return scheme.lower() == 'bearer' and hmac.compare_digest(value.strip().encode(), token.encode())
 
     def do_GET(self):

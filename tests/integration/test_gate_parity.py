@@ -38,7 +38,7 @@ pytest_plugins = ["tests.integration.pdp_fixtures"]
 DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")
 CASES = gate_cases.decision_cases()
 MALFORMED = gate_cases.malformed_cases()
-IDS = [c["name"] for c, _ in CASES]
+IDS = [c["name"] for c, dummy in CASES]
 
 
 def remote_gate(url, **options):
@@ -82,7 +82,7 @@ def test_check_matches_embedded(case, body, http, index, gate_snapshot):
 
 
 def test_batch_check_matches_embedded_in_order(http, index):
-    response = http.post("/v1/batch-check", json={"requests": [body for _, body in CASES]})
+    response = http.post("/v1/batch-check", json={"requests": [body for dummy, body in CASES]})
     assert response.status_code == 200, response.text
     decisions = response.json()["decisions"]
     assert len(decisions) == len(CASES)
@@ -100,8 +100,8 @@ def test_policy_gate_flex_auth_matches_embedded(pdp, gate_actors):
         assert (got.effect, got.reason) == (case["expected"]["effect"], case["expected"]["reason"]), case["name"]
         assert DECISION_ID.match(got.decision_id), case["name"]
         assert got.mode == "flex_auth" and not got.warnings
-    many = remote.check_many([body for _, body in CASES])
-    assert [(d.effect, d.reason) for d in many] == [(c["expected"]["effect"], c["expected"]["reason"]) for c, _ in CASES]
+    many = remote.check_many([body for dummy, body in CASES])
+    assert [(d.effect, d.reason) for d in many] == [(c["expected"]["effect"], c["expected"]["reason"]) for c, dummy in CASES]
 
 
 # Random requests around the fixture inventory: whatever the evaluator says in-process, the
@@ -129,7 +129,7 @@ _field_values = {
 
 @st.composite
 def mutated_requests(draw):
-    _, body = draw(st.sampled_from(CASES))
+    dummy, body = draw(st.sampled_from(CASES))
     body = json.loads(json.dumps(body))
     for dotted in draw(st.lists(st.sampled_from(sorted(_field_values)), max_size=4, unique=True)):
         keys = dotted.split(".")
@@ -158,7 +158,7 @@ def test_random_requests_match_embedded(body, http, index):
 
 
 # --- HTTP contract ---------------------------------------------------------------------------
-@pytest.mark.parametrize("case,body", MALFORMED, ids=[c["name"] for c, _ in MALFORMED])
+@pytest.mark.parametrize("case,body", MALFORMED, ids=[c["name"] for c, dummy in MALFORMED])
 def test_malformed_request_is_400(case, body, http, pdp):
     response = http.post("/v1/check", json=body)
     assert response.status_code == 400
@@ -299,7 +299,7 @@ def test_pdp_refuses_to_start_on_a_bad_registry(make_pdp, gate_snapshot, tmp_pat
 def test_pdp_refuses_non_loopback_listen(listen, gate_snapshot_file, gate_collections):
     result = subprocess.run([sys.executable, str(SERVER), "--listen", listen, "--registry",
                              str(gate_snapshot_file), "--collections", gate_collections],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "--listen" in result.stderr
 
@@ -344,7 +344,7 @@ def test_ca(tmp_path_factory):
 
 
 def test_tls_with_ca_cert(make_pdp, gate_snapshot_file, test_ca):
-    ca, (cert, key), _, _ = test_ca
+    ca, (cert, key), dummy, dummy2 = test_ca
     pdp = make_pdp(gate_snapshot_file, tls_cert=cert, tls_key=key, ca_cert=ca.cert_path)
     assert pdp.url.startswith("https://127.0.0.1:")
     body = CASES[0][1]

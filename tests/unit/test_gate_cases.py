@@ -32,12 +32,12 @@ def index(actors):
 def test_table_is_big_enough_and_uses_known_reasons():
     assert len(CASES) >= 30
     known = set(gate.DENY_REASONS) | {gate.ALLOW_REASON}
-    for case, _ in CASES:
+    for case, dummy in CASES:
         expected = case["expected"]
         assert expected["effect"] in ("allow", "deny"), case["name"]
         assert expected["reason"] in known, case["name"]
         assert (expected["effect"] == "allow") == (expected["reason"] == gate.ALLOW_REASON), case["name"]
-    used = {case["expected"]["reason"] for case, _ in CASES}
+    used = {case["expected"]["reason"] for case, dummy in CASES}
     assert used == known, f"reasons never exercised: {sorted(known - used)}"
 
 
@@ -49,7 +49,7 @@ def test_fixture_inventory_has_every_type_and_the_production_names(actors):
     assert {"adm-example", "atm-backup-daily"} <= set(actors)
 
 
-@pytest.mark.parametrize("case,request_body", CASES, ids=[c["name"] for c, _ in CASES])
+@pytest.mark.parametrize("case,request_body", CASES, ids=[c["name"] for c, dummy in CASES])
 def test_case(case, request_body, index):
     envelope = gate.evaluate(request_body, index)
     expected = case["expected"]
@@ -63,7 +63,7 @@ def test_case(case, request_body, index):
     assert envelope["matched_rule"] == "ops_warden.sign." + suffix
 
 
-@pytest.mark.parametrize("case,request_body", MALFORMED, ids=[c["name"] for c, _ in MALFORMED])
+@pytest.mark.parametrize("case,request_body", MALFORMED, ids=[c["name"] for c, dummy in MALFORMED])
 def test_malformed_body_is_not_a_request(case, request_body, index):
     assert gate.request_shape_problem(request_body)
     with pytest.raises(ValidationError):
@@ -87,7 +87,7 @@ def test_envelope_shape(index):
 
 def test_decision_ids_are_unique(index):
     body = CASES[0][1]
-    ids = {gate.evaluate(body, index)["id"] for _ in range(200)}
+    ids = {gate.evaluate(body, index)["id"] for dummy in range(200)}
     assert len(ids) == 200
 
 

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ensure a certificate on the target: the key is read from the host, decided and signed on
+the controller, and only the certificate is written back. Private keys never leave the host;
+the OpenBao token and the PDP token never reach it."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import describe
+from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
+    SSH_CERT_EXCLUSIVE,
+    SSH_CERT_SPEC,
+    build_service,
+    default_key_path,
+    parse_renew_before,
+    result_fields,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
+
+HOST_MODULE = 'netkingdom.warden.ssh_cert_file'
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _host_call(self, args, task_vars):
+        return self._execute_module(module_name=HOST_MODULE, module_args=args, task_vars=task_vars)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=SSH_CERT_SPEC, mutually_exclusive=SSH_CERT_EXCLUSIVE)
+        args = apply_play_defaults(args, task_vars, self._templar, signing=True)
+        host = task_vars.get('inventory_hostname')
+        try:
+            renew_before = parse_renew_before(args['renew_before'])
+            service = build_service(args, user_cert=args['type'] == 'user')
+            public_key_path = args['public_key_path'] or default_key_path(args) + '.pub'
+            if args['type'] == 'user':
+                request = cert_request('user', service.actors, args['actor'], args['principals'], args['ttl_hours'])
+        except WardenError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+
+        read_args = {'state': 'read', 'public_key_path': public_key_path, 'path': args['path'],
+                     'generate_key': args['generate_key'], 'key_type': args['key_type']}
+        seen = self._host_call(read_args, task_vars)
+        if seen.get('failed'):
+            result.update(failed=True, changed=False, msg='reading %s on the host failed: %s'
+                          % (public_key_path, seen.get('msg')))
+            return result
+        cert_path = seen['path']
+        if seen['public_key'] is None:  # check mode: the key would be generated first
+            result.update(changed=True, reason='missing', path=cert_path, generated=True)
+            return result
+
+        try:
+            if args['type'] == 'host':
+                request = cert_request('host', principals=args['principals'], ttl_hours=args['ttl_hours'],
+                                       host_names=[host, seen.get('fqdn'), seen.get('hostname')])
+            reason, current = service.plan(request, seen['public_key'], seen['certificate'], renew_before,
+                                           args['force'])
+        except WardenError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+
+        result.update(path=cert_path, reason=reason, generated=seen.get('generated', False))
+        before = describe(current)
+        if reason == 'valid':
+            service.record(request, host, 'kept', reason, fingerprint=current['key_fingerprint'], cert=current)
+            result.update(result_fields(current, None), changed=bool(seen.get('changed')))
+            return result
+        if self._task.check_mode:
+            result.update(changed=True, principals=request['principals'], policy_decision_id=None,
+                          msg='would sign a new certificate (%s)' % reason)
+            if self._task.diff:
+                result['diff'] = {'before': _diff_text(before), 'after': _diff_text({
+                    'principals': request['principals'], 'ttl_hours': request['ttl_hours'],
+                    'serial': '(new)', 'cert_type': request['cert_type']})}
+            return result
+
+        try:
+            cert, parsed, decision = service.issue(request, seen['public_key'], host, reason, subject=args['subject'])
+        except PolicyDenied as exc:
+            result.update(failed=True, changed=False, msg=str(exc), reason=exc.decision.reason,
+                          policy_decision_id=exc.decision.decision_id, decision=exc.decision.as_dict())
+            return result
+        except WardenError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+
+        write_args = {'state': 'present', 'public_key_path': public_key_path, 'path': cert_path, 'content': cert,
+                      'owner': args['owner'], 'group': args['group'], 'mode': args['mode']}
+        written = self._host_call(write_args, task_vars)
+        if written.get('failed'):
+            service.record(request, host, 'failed', 'write: %s' % written.get('msg'),
+                           fingerprint=parsed['key_fingerprint'], cert=parsed, decision=decision,
+                           subject=args['subject'])
+            result.update(failed=True, changed=False, msg='writing %s failed: %s' % (cert_path, written.get('msg')))
+            return result
+        service.record(request, host, 'signed', reason, fingerprint=parsed['key_fingerprint'], cert=parsed,
+                       decision=decision, subject=args['subject'])
+        for warning in (decision.warnings if decision is not None else []):
+            self._display.warning(warning)
+        result.update(result_fields(parsed, decision), changed=True)
+        if self._task.diff:
+            result['diff'] = {'before': _diff_text(before), 'after': _diff_text(describe(parsed))}
+        return result
+
+
+def _diff_text(info):
+    if not info:
+        return '(no certificate)\n'
+    keys = ('cert_type', 'principals', 'valid_after', 'valid_before', 'ttl_hours', 'serial', 'key_id')
+    return ''.join('%s: %s\n' % (k, ', '.join(info[k]) if isinstance(info[k], list) else info[k])
+                   for k in keys if k in info)

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: ssh_ca_public_key
+short_description: The SSH CA public key(s) for TrustedUserCAKeys and @cert-authority lines
+version_added: 0.1.0
+description:
+  - Returns the public key of the signing CA, one line per key, for C(TrustedUserCAKeys) files and
+    C(@cert-authority) known_hosts lines.
+  - OpenBao, the engine's unauthenticated C(public_key) (no token needed); with O(all_issuers=true) the
+    public key of every issuer on the mount (authenticated), so old and new CA can be trusted side by side
+    during a CA rotation.
+  - Local backend, the public key of the local CA.
+author:
+  - netkingdom.warden developers (@netkingdom)
+extends_documentation_fragment:
+  - netkingdom.warden.signing
+  - netkingdom.warden.signing.PLUGINS
+  - netkingdom.warden.openbao
+  - netkingdom.warden.openbao.PLUGINS
+options:
+  _terms:
+    description: Not used.
+    type: list
+    elements: str
+    required: false
+  all_issuers:
+    description: With OpenBao, every issuer's key instead of the default issuer's.
+    type: bool
+    default: false
+seealso:
+  - module: netkingdom.warden.ssh_cert
+"""
+
+EXAMPLES = r"""
+- name: Trust the CA for user certificates
+  ansible.builtin.copy:
+    content: "{{ lookup('netkingdom.warden.ssh_ca_public_key', wantlist=true) | join('\n') }}\n"
+    dest: /etc/ssh/ca/ca_user.pub
+    mode: "0644"
+
+- name: Trust host certificates in known_hosts
+  ansible.builtin.lineinfile:
+    path: ~/.ssh/known_hosts
+    line: "@cert-authority *.fleet.example {{ lookup('netkingdom.warden.ssh_ca_public_key') }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: CA public key lines.
+  type: list
+  elements: str
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.signing import make_backend
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        try:
+            all_issuers = self.get_option('all_issuers')
+            backend = make_backend(self.get_option('backend'), self.get_option('openbao'), self.get_option('local_ca'),
+                                   need_auth=all_issuers)
+            if backend.name == 'openbao' and all_issuers:
+                return list(backend.signer.issuer_public_keys())
+            return list(backend.ca_public_keys())
+        except WardenError as exc:
+            raise AnsibleLookupError(str(exc))

@@ -1,0 +1,305 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one signing path: validate -> gate -> sign -> (write, by the caller) -> audit.
+
+Used by the ssh_cert action plugin (certificates on hosts) and the ssh_cert lookup
+(certificates returned to a play). Backends: ``openbao`` (the SSH secrets engine) and
+``local`` (a CA key on the controller). Nothing here talks to a target host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES, parse_ttl_hours
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
+    SigningError,
+    ValidationError,
+    WardenError,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import (
+    LocalCA,
+    describe,
+    generate_ca_key,
+    parse_certificate,
+    renewal_reason,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
+    CERT_SUFFIX,
+    fingerprint_blob,
+    parse_public_key,
+)
+
+BACKENDS = ('auto', 'openbao', 'local')
+DEFAULT_LOCAL_CA = '~/.local/state/warden/ca/ca_key'
+DEFAULT_HOST_TTL_HOURS = 720
+BACKDATE_SECONDS = 30  # like OpenBao's not_before_duration: tolerate clock skew between hosts
+
+LOCAL_CA_OPTIONS = {
+    'key_path': (DEFAULT_LOCAL_CA, ['WARDEN_LOCAL_CA_KEY'], 'path'),
+    'passphrase': (None, ['WARDEN_LOCAL_CA_PASSPHRASE'], 'str'),
+    'create': (False, ['WARDEN_LOCAL_CA_CREATE'], 'bool'),
+    'key_type': ('ed25519', [], 'str'),
+}
+
+
+class PolicyDenied(WardenError):
+    """The gate said no (or could not answer and fail_closed holds). Nothing was signed."""
+
+    def __init__(self, decision, actor):
+        self.decision = decision
+        super(PolicyDenied, self).__init__(decision.message(actor))
+
+
+def local_ca_argument_spec():
+    return {'type': 'dict', 'options': {
+        'key_path': {'type': 'path'},
+        'passphrase': {'type': 'str', 'no_log': True},
+        'create': {'type': 'bool'},
+        'key_type': {'type': 'str'},
+    }}
+
+
+def _option(options, env, name, table):
+    default, env_names, kind = table[name]
+    value = (options or {}).get(name)
+    if value is None:
+        value = next((env[e] for e in env_names if env.get(e) not in (None, '')), None)
+    if value is None:
+        value = default
+    if kind == 'path' and isinstance(value, str):
+        value = os.path.expanduser(value)
+    if kind == 'bool' and isinstance(value, str):
+        value = value.strip().lower() in ('1', 'true', 'yes', 'on')
+    return value
+
+
+class LocalBackend(object):
+    """A CA private key on the controller; certificates signed in-process."""
+
+    name = 'local'
+
+    def __init__(self, options=None, env=None):
+        env = os.environ if env is None else env
+        path = _option(options, env, 'key_path', LOCAL_CA_OPTIONS)
+        passphrase = _option(options, env, 'passphrase', LOCAL_CA_OPTIONS)
+        if not os.path.exists(path):
+            if not _option(options, env, 'create', LOCAL_CA_OPTIONS):
+                raise ValidationError([('local_ca.key_path', 'no CA key at %s: create one with local_ca.create=true '
+                                        '(or ssh-keygen -t ed25519 -f %s), or configure OpenBao' % (path, path))],
+                                      what='signing settings')
+            directory = os.path.dirname(path)
+            if directory and not os.path.isdir(directory):
+                os.makedirs(directory, 0o700)
+            generate_ca_key(path, _option(options, env, 'key_type', LOCAL_CA_OPTIONS), passphrase,
+                            field='local_ca.key_path')
+        self.ca = LocalCA.from_file(path, passphrase, field='local_ca.key_path')
+
+    def ca_public_keys(self):
+        return [self.ca.public_key_line]
+
+    def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
+        return self.ca.sign(public_key, cert_type, principals, key_id,
+                            int(now) - BACKDATE_SECONDS, int(now) + int(ttl_seconds))
+
+
+class OpenBaoBackend(object):
+    """The OpenBao SSH secrets engine, role by actor type; the token stays here."""
+
+    name = 'openbao'
+
+    def __init__(self, settings):
+        from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSigner
+        self.signer = OpenBaoSigner(settings)
+        self._ca = None
+
+    def ca_public_keys(self):
+        if self._ca is None:
+            self._ca = [self.signer.ca_public_key()]
+        return self._ca
+
+    def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
+        role = self.signer.host_role if cert_type == 'host' else self.signer.role_for(actor_type)
+        return self.signer.sign(role, public_key, principals, int(ttl_seconds), cert_type=cert_type,
+                                key_id=key_id)['signed_key']
+
+
+_BACKENDS = {}
+
+
+def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_auth=True):
+    """The signing backend for these options, shared by every sign in this process.
+
+    ``need_auth=False`` is enough to read the CA public key (OpenBao serves it unauthenticated).
+    """
+    env = os.environ if env is None else env
+    backend = backend or env.get('WARDEN_SIGNING_BACKEND') or 'auto'
+    if backend not in BACKENDS:
+        raise ValidationError([('backend', 'must be one of %s, got %r' % (', '.join(BACKENDS), backend))],
+                              what='signing settings')
+    if backend == 'auto':
+        has_url = (openbao or {}).get('url') or env.get('BAO_ADDR') or env.get('VAULT_ADDR')
+        backend = 'openbao' if has_url else 'local'
+    if backend == 'openbao':
+        from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
+        settings = OpenBaoSettings(openbao, env=env, require_auth=need_auth)
+        key = ('openbao', need_auth, settings.session_key(), settings.mount,
+               str(sorted((settings.role_map or {}).items())), settings.host_role)
+        if key not in _BACKENDS:
+            _BACKENDS[key] = OpenBaoBackend(settings)
+    else:
+        key = ('local', repr(sorted((local_ca or {}).items())), env.get('WARDEN_LOCAL_CA_KEY'))
+        if key not in _BACKENDS:
+            _BACKENDS[key] = LocalBackend(local_ca, env)
+    return _BACKENDS[key]
+
+
+def ca_fingerprints(backend):
+    return [fingerprint_blob(parse_public_key(line, 'ca_public_key')[1]) for line in backend.ca_public_keys()]
+
+
+def cert_request(cert_type, actors=None, actor=None, principals=None, ttl_hours=None, host_names=None):
+    """What to sign, validated before any call. Narrowing only: never more than the inventory allows.
+
+    User certificates: the actor's principals and TTL from the inventory; ``principals`` and
+    ``ttl_hours`` may narrow them. A TTL above the actor's (or the type maximum) is rejected,
+    never clamped. Host certificates: ``principals`` default to the host's names.
+    """
+    if cert_type not in ('user', 'host'):
+        raise ValidationError([('type', "must be 'user' or 'host', got %r" % (cert_type,))], what='options')
+    if cert_type == 'host':
+        names = principals or [n for n in (host_names or []) if n]
+        if not names:
+            raise ValidationError([('principals', 'a host certificate needs at least one host name')], what='options')
+        ttl = DEFAULT_HOST_TTL_HOURS if ttl_hours is None else _ttl(ttl_hours)
+        return {'cert_type': 'host', 'actor': None, 'actor_type': None,
+                'principals': sorted(set(names)), 'ttl_hours': ttl}
+    if not actor:
+        raise ValidationError([('actor', 'is required for a user certificate')], what='options')
+    record = (actors or {}).get(actor)
+    if record is None:
+        raise ValidationError([('actor', '%r is not in the actor inventory (warden_actors / inventory_file)' % actor)],
+                              what='options')
+    allowed = list(record['principals'])
+    wanted = allowed if principals is None else list(principals)
+    extra = sorted(set(wanted) - set(allowed))
+    if extra:
+        raise ValidationError([('principals', '%s not allowed for %s (allowed: %s)'
+                                % (', '.join(extra), actor, ', '.join(allowed)))], what='options')
+    if not wanted:
+        raise ValidationError([('principals', 'must not be empty')], what='options')
+    ttl = record['ttl_hours'] if ttl_hours is None else _ttl(ttl_hours)
+    cap = min(record['ttl_hours'], ACTOR_TYPES[record['type']])
+    if ttl > cap:
+        raise ValidationError([('ttl_hours', '%s is above the %s limit of %s hours for %s '
+                                '(rejected, never clamped)' % (ttl, record['type'], cap, actor))], what='options')
+    return {'cert_type': 'user', 'actor': actor, 'actor_type': record['type'],
+            'principals': sorted(set(wanted)), 'ttl_hours': ttl}
+
+
+def _ttl(value):
+    try:
+        return parse_ttl_hours(value)
+    except ValueError as exc:
+        raise ValidationError([('ttl_hours', str(exc))], what='options')
+
+
+def key_id_for(request, decision_id, host):
+    """The key id sshd logs at every login: traceable to the actor and the policy decision."""
+    if request['cert_type'] == 'host':
+        return 'warden:host:%s' % host
+    return 'warden:%s:%s' % (request['actor'], decision_id or 'no-decision')
+
+
+def plain_public_key(text, field='public_key'):
+    """Validate a plain public key line; return ``(line, fingerprint)``."""
+    key_type, blob, comment = parse_public_key(text, field)
+    if key_type.endswith(CERT_SUFFIX):
+        raise ValidationError([(field, 'is a certificate; give the plain public key')], what='public key')
+    return text.strip(), fingerprint_blob(blob)
+
+
+class SigningService(object):
+    """Gate, sign and audit for one backend; the caller reads and writes host files."""
+
+    def __init__(self, backend, gate=None, audit=None, actors=None, settings=None, now=time.time):
+        self.backend = backend
+        self.gate = gate
+        self.audit = audit
+        self.actors = actors
+        self.settings = settings
+        self.now = now
+
+    def plan(self, request, public_key, cert_text, renew_before=None, force=False):
+        """``(reason, current)``: why to sign, or ``'valid'``; ``current`` is the parsed cert or None."""
+        dummy, fingerprint = plain_public_key(public_key)
+        current = None
+        if cert_text:
+            try:
+                current = parse_certificate(cert_text, 'path')
+            except ValidationError:
+                return ('invalid' if not force else 'forced'), None
+        reason = renewal_reason(current, fingerprint, request['cert_type'], request['principals'],
+                                ca_fingerprints(self.backend), self.now(), renew_before=renew_before, force=force)
+        return reason, current
+
+    def decide(self, request, public_key, subject=None):
+        """The gate's decision for a user certificate (host certificates are not actor-gated)."""
+        if request['cert_type'] == 'host' or self.gate is None:
+            return None
+        from ansible_collections.netkingdom.warden.plugins.module_utils.policy import policy_request
+        gate_request = policy_request(request['actor'], actors=self.actors, principals=request['principals'],
+                                      ttl_hours=request['ttl_hours'], public_key=public_key, subject=subject,
+                                      settings=self.settings)
+        return self.gate.check(gate_request)
+
+    def issue(self, request, public_key, host, reason, subject=None):
+        """Gate then sign; return ``(cert_line, parsed, decision)``. Raises PolicyDenied or SigningError."""
+        line, fingerprint = plain_public_key(public_key)
+        decision = self.decide(request, line, subject)
+        if decision is not None and not decision.allowed:
+            self.record(request, host, 'denied', decision.reason, fingerprint=fingerprint, decision=decision,
+                        subject=subject, kind='policy')
+            raise PolicyDenied(decision, request['actor'])
+        decision_id = decision.decision_id if decision is not None else None
+        key_id = key_id_for(request, decision_id, host)
+        try:
+            cert = self.backend.sign(request['cert_type'], request['actor_type'], line, request['principals'],
+                                     int(round(request['ttl_hours'] * 3600)), key_id, self.now())
+            parsed = parse_certificate(cert, 'signed certificate')
+        except WardenError as exc:
+            self.record(request, host, 'failed', str(exc)[:300], fingerprint=fingerprint, decision=decision,
+                        subject=subject)
+            raise
+        problem = None
+        if parsed['key_fingerprint'] != fingerprint:
+            problem = 'the backend certified another key'
+        elif sorted(set(parsed['principals'])) != request['principals']:
+            problem = 'the backend returned principals %s' % ', '.join(parsed['principals'])
+        elif parsed['cert_type'] != request['cert_type']:
+            problem = 'the backend returned a %s certificate' % parsed['cert_type']
+        if problem:
+            self.record(request, host, 'failed', problem, fingerprint=fingerprint, decision=decision, subject=subject)
+            raise SigningError('refusing the signed certificate: %s' % problem)
+        return cert.strip(), parsed, decision
+
+    def record(self, request, host, outcome, reason, fingerprint=None, cert=None, decision=None, subject=None,
+               kind='sign'):
+        """One audit record; never a certificate body, key or token."""
+        if self.audit is None:
+            return
+        fields = {
+            'kind': kind, 'outcome': outcome, 'reason': reason, 'host': host,
+            'actor': request.get('actor'), 'actor_type': request.get('actor_type'),
+            'subject': subject or request.get('actor'), 'principals': list(request['principals']),
+            'ttl_hours': request['ttl_hours'], 'backend': self.backend.name, 'pubkey_fingerprint': fingerprint,
+            'policy_decision_id': decision.decision_id if decision is not None else None,
+        }
+        if cert is not None:
+            fields.update(serial=str(cert['serial']), key_id=cert['key_id'], ca_fingerprint=cert['ca_fingerprint'],
+                          valid_after=describe(cert)['valid_after'], valid_before=describe(cert)['valid_before'])
+        self.audit.record(**fields)

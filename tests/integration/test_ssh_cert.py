@@ -1,0 +1,227 @@
+"""ssh_cert on real sshd hosts with a real OpenBao: sign, log in, keep, renew, refuse."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.bed.ansible_run import run_playbook
+from tests.bed.fleet import Fleet
+from tests.bed.openbao import OpenBaoDev
+
+HERE = Path(__file__).resolve().parent
+BOOK = HERE / 'playbooks' / 'ssh_cert.yml'
+ACTORS = {
+    'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge', 'agt-tunnel'], 'ttl_hours': 24},
+    'atm-backup-daily': {'type': 'atm', 'principals': ['atm-backup'], 'ttl_hours': 8},
+}
+DROP_IN = '/etc/ssh/sshd_config.d/40-warden-test.conf'
+
+
+def keygen(path):
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(path)], check=True)
+    return Path(str(path) + '.pub').read_text()
+
+
+def cert_info(text):
+    out = subprocess.run(['ssh-keygen', '-L', '-f', '-'], input=text, capture_output=True, text=True,
+                         check=True).stdout
+    return out
+
+
+def sign_requests(audit_path):
+    """Sign requests OpenBao saw, from its file audit device."""
+    if not os.path.exists(audit_path):
+        return 0
+    count = 0
+    with open(audit_path) as handle:
+        for line in handle:
+            entry = json.loads(line)
+            path = entry.get('request', {}).get('path', '')
+            if entry.get('type') == 'response' and '/sign/' in path:
+                count += 1
+    return count
+
+
+def audit_records(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle]
+
+
+class Bed(object):
+    """A module's own OpenBao and 3 hosts (CA rotation and key swaps must not leak out)."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.bao = OpenBaoDev(self.workdir / 'bao').start()
+        self.bao.setup_ssh_engine()
+        self.bao_audit = self.bao.enable_audit_file(self.workdir / 'bao-audit.log')
+        self.fleet = Fleet(3, self.workdir, base='127.77.3.').start()
+        self.agent_key = self.workdir / 'agent_key'
+        self.agent_pub = keygen(self.agent_key)  # the user's private key stays with the user
+        self.audit = self.workdir / 'warden-audit.jsonl'
+        for host in self.fleet:
+            host.run(['useradd', '-m', '-s', '/bin/bash', '-p', '*', 'svc'])
+            (Path(host.root_dir) / 'agent_key.pub').write_text(self.agent_pub)
+            host.write_file('/etc/ssh/auth_principals/svc', 'agt-task-bridge\n')
+        self.trust(self.bao.ca_public_key())
+
+    def trust(self, *ca_lines):
+        for host in self.fleet:
+            host.write_file('/etc/ssh/ca/ca_user.pub', '\n'.join(ca_lines) + '\n')
+            host.write_file(DROP_IN, 'TrustedUserCAKeys /etc/ssh/ca/ca_user.pub\n'
+                                     'AuthorizedPrincipalsFile /etc/ssh/auth_principals/%u\n'
+                                     'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub\n')
+            host.reload_sshd()
+
+    def stop(self):
+        self.fleet.stop()
+        self.bao.stop()
+
+    def vars(self, **extra):
+        data = {'warden_actors': ACTORS, 'warden_audit_log': str(self.audit),
+                'warden_openbao': {'url': self.bao.url, 'token': self.bao.token}}
+        data.update(extra)
+        return data
+
+    def play(self, tmp_path, verbosity=0, **extra):
+        return run_playbook(BOOK, inventory=self.fleet.inventory_path, extra_vars=self.vars(**extra),
+                            workdir=tmp_path, verbosity=verbosity)
+
+    def user_cert(self, host):
+        path = Path(host.root_dir) / 'agent_key-cert.pub'
+        return path.read_text() if path.exists() else None
+
+    def host_cert(self, host):
+        return host.read_etc('ssh/ssh_host_ed25519_key-cert.pub')
+
+
+@pytest.fixture(scope='module')
+def bed(isolated, tmp_path_factory):
+    b = Bed(tmp_path_factory.mktemp('sshcert'))
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def per_host(run, task):
+    return {h: run.task_results(task, h)[0] for h in ('host1', 'host2', 'host3')}
+
+
+def login_as_svc(host, key, cert):
+    argv = host.ssh_argv(user='svc', key=str(key), cert=str(cert))
+    return subprocess.run(argv + ['echo warden-ok $(id -un)'], capture_output=True, text=True, timeout=30,
+                          check=False)
+
+
+def test_first_run_signs_and_certificates_log_in(bed, tmp_path):
+    run = bed.play(tmp_path)
+    assert run.rc == 0, run.output
+    users = per_host(run, 'User certificate for the bridge agent')
+    hosts = per_host(run, 'Host certificate')
+    for name, res in users.items():
+        assert res['changed'] and res['reason'] == 'missing', res
+        assert res['principals'] == ['agt-task-bridge', 'agt-tunnel']
+        assert res['policy_decision_id'].startswith('decision:')
+        assert res['key_id'] == 'warden:agt-state-hub-bridge:' + res['policy_decision_id']
+    for name, res in hosts.items():
+        assert res['changed'] and res['reason'] == 'missing'
+        assert '%s.fleet.test' % name in res['principals'] and name in res['principals']
+    assert sign_requests(bed.bao_audit) == 6
+
+    for host in bed.fleet:
+        cert = tmp_path / ('%s-cert.pub' % host.name)
+        cert.write_text(bed.user_cert(host))
+        assert 'Type: ssh-ed25519-cert-v01@openssh.com user certificate' in cert_info(cert.read_text())
+        result = login_as_svc(host, bed.agent_key, cert)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == 'warden-ok svc'
+        assert 'ID warden:agt-state-hub-bridge:decision:' in host.sshd_log()
+
+    # A client that trusts only the CA (no host key pinned) connects with strict checking.
+    known = tmp_path / 'known_hosts'
+    known.write_text('@cert-authority *.fleet.test %s\n' % bed.bao.ca_public_key())
+    for host in bed.fleet:
+        cert = tmp_path / ('%s-cert.pub' % host.name)
+        argv = host.ssh_argv(user='svc', key=str(bed.agent_key), cert=str(cert),
+                             extra=('-o', 'StrictHostKeyChecking=yes', '-o', 'UserKnownHostsFile=%s' % known,
+                                    '-o', 'HostKeyAlias=%s' % host.fqdn))
+        result = subprocess.run(argv + ['true'], capture_output=True, text=True, timeout=30, check=False)
+        assert result.returncode == 0, result.stderr
+
+    signed = [r for r in audit_records(bed.audit) if r['outcome'] == 'signed']
+    assert len(signed) == 6 and all(r['kind'] == 'sign' and r['backend'] == 'openbao' for r in signed)
+
+
+def test_second_run_changes_nothing_and_signs_nothing(bed, tmp_path):
+    before = sign_requests(bed.bao_audit)
+    run = bed.play(tmp_path)
+    assert run.rc == 0, run.output
+    for host in ('host1', 'host2', 'host3'):
+        assert run.data['stats'][host]['changed'] == 0
+    assert sign_requests(bed.bao_audit) == before
+    kept = per_host(run, 'User certificate for the bridge agent')
+    assert all(r['reason'] == 'valid' and r['policy_decision_id'].startswith('decision:') for r in kept.values())
+
+
+def test_narrowed_principals_renew_once(bed, tmp_path):
+    run = bed.play(tmp_path, user_principals=['agt-task-bridge'], host_cert=False)
+    users = per_host(run, 'User certificate for the bridge agent')
+    assert all(r['changed'] and r['reason'] == 'principals_changed' for r in users.values())
+    again = bed.play(tmp_path, user_principals=['agt-task-bridge'], host_cert=False)
+    assert all(not r['changed'] for r in per_host(again, 'User certificate for the bridge agent').values())
+
+
+def test_expiring_renews_once(bed, tmp_path):
+    before = sign_requests(bed.bao_audit)
+    run = bed.play(tmp_path, renew_before='25h', user_principals=['agt-task-bridge'], host_cert=False)
+    assert all(r['reason'] == 'expiring' for r in per_host(run, 'User certificate for the bridge agent').values())
+    assert sign_requests(bed.bao_audit) == before + 3
+    again = bed.play(tmp_path, user_principals=['agt-task-bridge'], host_cert=False)
+    assert all(r['reason'] == 'valid' for r in per_host(again, 'User certificate for the bridge agent').values())
+
+
+def test_replaced_key_renews_only_that_host(bed, tmp_path):
+    host = bed.fleet['host2']
+    new_key = tmp_path / 'replacement'
+    (Path(host.root_dir) / 'agent_key.pub').write_text(keygen(new_key))
+    run = bed.play(tmp_path, user_principals=['agt-task-bridge'], host_cert=False)
+    reasons = {h: r['reason'] for h, r in per_host(run, 'User certificate for the bridge agent').items()}
+    assert reasons == {'host1': 'valid', 'host2': 'key_changed', 'host3': 'valid'}
+    cert = tmp_path / 'host2-cert.pub'
+    cert.write_text(bed.user_cert(host))
+    assert login_as_svc(host, new_key, cert).returncode == 0
+
+
+def test_check_mode_reports_and_writes_nothing(bed, tmp_path):
+    host = bed.fleet['host1']
+    before = bed.user_cert(host)
+    run = run_playbook(BOOK, inventory=bed.fleet.inventory_path, workdir=tmp_path, check=True, diff=True,
+                       extra_vars=bed.vars(user_principals=['agt-task-bridge', 'agt-tunnel'], host_cert=False))
+    res = run.task_results('User certificate for the bridge agent', 'host1')[0]
+    assert res['changed'] and res['reason'] == 'principals_changed'
+    assert 'agt-tunnel' in res['diff']['after'] and 'agt-tunnel' not in res['diff']['before']
+    assert bed.user_cert(host) == before
+
+
+@pytest.mark.parametrize('extra, words', [
+    ({'user_ttl': 25}, 'above the agt limit of 24 hours'),
+    ({'user_principals': ['root']}, 'root not allowed for agt-state-hub-bridge'),
+    ({'user_subject': 'iam:intruder', 'renew_before': '30h'}, 'subject_not_allowed'),
+    ({'warden_policy': {'mode': 'flex_auth', 'url': 'http://127.0.0.1:9', 'retries': 0, 'timeout': 1},
+      'renew_before': '30h'}, 'policy_unavailable'),
+])
+def test_refusals_leave_hosts_untouched(bed, tmp_path, extra, words):
+    before = dict((h.name, bed.user_cert(h)) for h in bed.fleet)
+    signs = sign_requests(bed.bao_audit)
+    run = bed.play(tmp_path, host_cert=False, **extra)
+    for host in bed.fleet:
+        res = run.task_results('User certificate for the bridge agent', host.name)[0]
+        assert res.get('failed') and words in res['msg'], res
+        assert bed.user_cert(host) == before[host.name]
+    assert sign_requests(bed.bao_audit) == signs
