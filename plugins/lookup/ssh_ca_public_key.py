@@ -74,7 +74,7 @@ class LookupModule(LookupBase):
             backend = make_backend(self.get_option('backend'), self.get_option('openbao'), self.get_option('local_ca'),
                                    need_auth=all_issuers)
             if backend.name == 'openbao' and all_issuers:
-                return list(backend.signer.issuer_public_keys())
+                return [issuer['public_key'].strip() for issuer in backend.signer.issuer_public_keys()]
             return list(backend.ca_public_keys())
         except WardenError as exc:
             raise AnsibleLookupError(str(exc))

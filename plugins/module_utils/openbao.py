@@ -485,6 +485,19 @@ class OpenBaoSigner(object):
         self._call(method.describe(), attempt)
         return holder['auth']
 
+    def session_settings(self):
+        """Options that reuse this login: the same connection with ``auth_method: token``.
+
+        For a play that logs in once on the controller (``openbao_login``, ``run_once``) and
+        hands the token to every later task, so many hosts do not mean many logins.
+        """
+        self.login()
+        keep = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'mount', 'role_map',
+                'host_role')
+        options = dict((name, getattr(self.settings, name)) for name in keep)
+        options.update(auth_method='token', token=self._session.token)
+        return options
+
     # --- SSH engine -----------------------------------------------------------------------
     def role_for(self, actor_type):
         """The SSH role that signs certificates for an actor type (``openbao.role_map``)."""

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import os
 import time
 
@@ -78,6 +79,24 @@ def _option(options, env, name, table):
     return value
 
 
+def _create_ca_once(path, key_type, passphrase):
+    """Create the CA key unless another fork did it first (many forks start at the same instant)."""
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        try:
+            os.makedirs(directory, 0o700)
+        except OSError:
+            if not os.path.isdir(directory):
+                raise
+    fd = os.open(path + '.lock', os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not os.path.exists(path):  # the key file appears whole: it is written then renamed
+            generate_ca_key(path, key_type, passphrase, field='local_ca.key_path')
+    finally:
+        os.close(fd)
+
+
 class LocalBackend(object):
     """A CA private key on the controller; certificates signed in-process."""
 
@@ -92,11 +111,7 @@ class LocalBackend(object):
                 raise ValidationError([('local_ca.key_path', 'no CA key at %s: create one with local_ca.create=true '
                                         '(or ssh-keygen -t ed25519 -f %s), or configure OpenBao' % (path, path))],
                                       what='signing settings')
-            directory = os.path.dirname(path)
-            if directory and not os.path.isdir(directory):
-                os.makedirs(directory, 0o700)
-            generate_ca_key(path, _option(options, env, 'key_type', LOCAL_CA_OPTIONS), passphrase,
-                            field='local_ca.key_path')
+            _create_ca_once(path, _option(options, env, 'key_type', LOCAL_CA_OPTIONS), passphrase)
         self.ca = LocalCA.from_file(path, passphrase, field='local_ca.key_path')
 
     def ca_public_keys(self):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -109,8 +110,8 @@ def bed(isolated, tmp_path_factory):
         b.stop()
 
 
-def per_host(run, task):
-    return {h: run.task_results(task, h)[0] for h in ('host1', 'host2', 'host3')}
+def per_host(run, task, hosts=('host1', 'host2', 'host3')):
+    return {h: run.task_results(task, h)[0] for h in hosts}
 
 
 def login_as_svc(host, key, cert):
@@ -225,3 +226,76 @@ def test_refusals_leave_hosts_untouched(bed, tmp_path, extra, words):
         assert res.get('failed') and words in res['msg'], res
         assert bed.user_cert(host) == before[host.name]
     assert sign_requests(bed.bao_audit) == signs
+
+
+def test_new_ca_issuer_renews_once(bed, tmp_path):
+    """Rotating the OpenBao CA (a new default issuer) renews every certificate exactly once."""
+    old_ca = bed.bao.ca_public_key()
+    bed.bao.request('POST', 'ssh/config/ca', {'generate_signing_key': True, 'key_type': 'ed25519'})
+    new_ca = bed.bao.ca_public_key()
+    assert new_ca != old_ca
+    bed.trust(old_ca, new_ca)  # both trusted on the hosts during the rotation
+    run = bed.play(tmp_path, user_principals=['agt-task-bridge'])
+    for task in ('User certificate for the bridge agent', 'Host certificate'):
+        assert all(r['reason'] == 'ca_changed' for r in per_host(run, task).values())
+    again = bed.play(tmp_path, user_principals=['agt-task-bridge'])
+    assert all(again.data['stats'][h]['changed'] == 0 for h in ('host1', 'host2', 'host3'))
+    host = bed.fleet['host3']
+    cert = tmp_path / 'rotated-cert.pub'
+    cert.write_text(bed.user_cert(host))
+    assert login_as_svc(host, bed.agent_key, cert).returncode == 0
+
+
+def test_openbao_failures_are_clear_and_write_nothing(bed, tmp_path):
+    before = dict((h.name, bed.user_cert(h)) for h in bed.fleet)
+    policy = 'path "ssh/sign/adm-role" { capabilities = ["update"] }'
+    bed.bao.write_policy('only-adm', policy)
+    weak = bed.bao.create_token(['only-adm'])
+    run = bed.play(tmp_path, host_cert=False, renew_before='30h',
+                   warden_openbao={'url': bed.bao.url, 'token': weak})
+    res = run.task_results('User certificate for the bridge agent', 'host1')[0]
+    assert res.get('failed') and 'ssh/sign/agt-role' in res['msg'] and ('create' in res['msg'] or 'update' in res['msg'])
+    assert weak not in run.output
+
+    bed.bao.seal()
+    try:
+        sealed = bed.play(tmp_path, host_cert=False, renew_before='30h')
+    finally:
+        bed.bao.unseal()
+    res = sealed.task_results('User certificate for the bridge agent', 'host1')[0]
+    assert res.get('failed') and 'sealed' in res['msg'], res
+
+    down = bed.play(tmp_path, host_cert=False, renew_before='30h',
+                    warden_openbao={'url': 'http://127.0.0.1:9', 'token': bed.bao.token, 'retries': 0})
+    res = down.task_results('User certificate for the bridge agent', 'host1')[0]
+    assert res.get('failed') and 'cannot reach OpenBao' in res['msg'], res
+    for host in bed.fleet:
+        assert bed.user_cert(host) == before[host.name]
+    assert bed.bao.token not in sealed.output + down.output
+
+
+def approle_logins(audit_path):
+    with open(audit_path) as handle:
+        return sum(1 for line in handle if '"auth/approle/login"' in line and '"type":"response"' in line)
+
+
+def test_approle_logs_in_once_per_run(bed, tmp_path):
+    bed.bao.request('POST', 'sys/auth/approle', {'type': 'approle'}, ok=(200, 204, 400))
+    bed.bao.write_policy('warden-signer', 'path "ssh/sign/*" { capabilities = ["create", "update"] }')
+    bed.bao.request('POST', 'auth/approle/role/warden', {'token_policies': ['warden-signer'], 'token_ttl': '10m'})
+    role_id = bed.bao.request('GET', 'auth/approle/role/warden/role-id')['data']['role_id']
+    secret_id = bed.bao.request('POST', 'auth/approle/role/warden/secret-id', {})['data']['secret_id']
+    before = approle_logins(bed.bao_audit)
+    run = run_playbook(HERE / 'playbooks' / 'ssh_cert_login_once.yml', inventory=bed.fleet.inventory_path,
+                       workdir=tmp_path, verbosity=4, extra_vars=bed.vars(warden_openbao={
+                           'url': bed.bao.url, 'auth_method': 'approle', 'role_id': role_id, 'secret_id': secret_id}))
+    assert run.rc == 0, run.output
+    signed = per_host(run, 'Certificates signed with the one session')
+    assert all(r['changed'] and r['reason'] == 'forced' for r in signed.values())
+    assert approle_logins(bed.bao_audit) == before + 1  # one login for three hosts
+    for secret in (secret_id, bed.bao.token):
+        assert secret not in run.output
+    # The session token itself (OpenBao service tokens look like s.<24> / hvs.<...>) is never shown.
+    assert not re.search(r'\b(hvs|s)\.[A-Za-z0-9]{20,}', run.output)
+    session = bed.bao.request('POST', 'auth/approle/login', {'role_id': role_id, 'secret_id': secret_id})
+    assert re.match(r'(hvs|s)\.[A-Za-z0-9]{20,}$', session['auth']['client_token'])  # the pattern is right
