@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side query of the audit trail (replaces ops-warden's ``warden activity``)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.audit import ACTIVITY_SPEC, query, resolve_path
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+
+AUDIT_LOG_VARIABLE = 'warden_audit_log'
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ACTIVITY_SPEC)
+        path = args.get('path')
+        if not path and task_vars and AUDIT_LOG_VARIABLE in task_vars:
+            path = self._templar.template(task_vars[AUDIT_LOG_VARIABLE]) or None
+        try:
+            path = resolve_path(path)
+            records = query(path=path, days=args.get('days'), kind=args.get('kind'), actor=args.get('actor'),
+                            host=args.get('host'), limit=args.get('limit'))
+        except WardenError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        result.update(
+            changed=False,
+            path=path,
+            records=list(records),
+            count=len(records),
+            skipped_lines=records.skipped_lines,
+            files=records.files,
+        )
+        if records.skipped_lines:
+            result['warnings'] = ['%d line(s) of the audit log are not JSON records and were skipped'
+                                  % records.skipped_lines]
+        return result
