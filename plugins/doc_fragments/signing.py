@@ -45,12 +45,6 @@ options:
         description:
           - Key type for O(local_ca.create) (V(ed25519), V(ecdsa), V(rsa)). Default V(ed25519).
         type: str
-  audit_log:
-    description:
-      - The audit file on the controller (JSON lines). Environment variable E(WARDEN_AUDIT_LOG);
-        in action plugins, default the play variable C(warden_audit_log).
-      - Default V(~/.local/state/warden/audit.jsonl).
-    type: path
   subject:
     description:
       - Subject id sent to the policy gate (for example V(iam:agt-state-hub-bridge)).
@@ -67,7 +61,4 @@ options:
   local_ca:
     vars:
       - name: warden_local_ca
-  audit_log:
-    vars:
-      - name: warden_audit_log
 """

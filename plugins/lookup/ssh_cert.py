@@ -22,6 +22,8 @@ extends_documentation_fragment:
   - netkingdom.warden.policy_gate.ACTORS
   - netkingdom.warden.policy_gate.PLUGINS
   - netkingdom.warden.signing
+  - netkingdom.warden.audit
+  - netkingdom.warden.audit.PLUGINS
   - netkingdom.warden.signing.PLUGINS
   - netkingdom.warden.openbao
   - netkingdom.warden.openbao.PLUGINS

@@ -282,6 +282,8 @@ class SigningService(object):
             raise PolicyDenied(decision, request['actor'])
         decision_id = decision.decision_id if decision is not None else None
         key_id = key_id_for(request, decision_id, host)
+        if self.audit is not None:  # a record the audit would refuse stops the signing, not the audit
+            self.audit.check(**self._fields(request, host, 'signed', reason, fingerprint, None, decision, subject))
         try:
             cert = self.backend.sign(request['cert_type'], request['actor_type'], line, request['principals'],
                                      int(round(request['ttl_hours'] * 3600)), key_id, self.now())
@@ -307,6 +309,10 @@ class SigningService(object):
         """One audit record; never a certificate body, key or token."""
         if self.audit is None:
             return
+        self.audit.record(**self._fields(request, host, outcome, reason, fingerprint, cert, decision, subject, kind))
+
+    def _fields(self, request, host, outcome, reason, fingerprint=None, cert=None, decision=None, subject=None,
+                kind='sign'):
         fields = {
             'kind': kind, 'outcome': outcome, 'reason': reason, 'host': host,
             'actor': request.get('actor'), 'actor_type': request.get('actor_type'),
@@ -317,4 +323,5 @@ class SigningService(object):
         if cert is not None:
             fields.update(serial=str(cert['serial']), key_id=cert['key_id'], ca_fingerprint=cert['ca_fingerprint'],
                           valid_after=describe(cert)['valid_after'], valid_before=describe(cert)['valid_before'])
-        self.audit.record(**fields)
+        fields['cert_type'] = request['cert_type']
+        return fields

@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - netkingdom.warden.policy_gate
   - netkingdom.warden.policy_gate.ACTORS
   - netkingdom.warden.signing
+  - netkingdom.warden.audit
   - netkingdom.warden.openbao
 attributes:
   check_mode:

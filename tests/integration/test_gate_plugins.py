@@ -20,11 +20,25 @@ ACTORS = {
     'atm-backup-daily': {'type': 'atm', 'principals': ['atm-backup'], 'ttl_hours': 8},
 }
 
-PLUGINS = [
-    ('module', 'netkingdom.warden.policy_check'),
-    ('module', 'netkingdom.warden.registry_snapshot'),
-    ('lookup', 'netkingdom.warden.policy_decision'),
-]
+def _plugins():
+    """Every module and lookup the source tree ships (the test fails if one lacks full docs)."""
+    root = os.path.join(HERE, '..', '..', 'plugins')
+    found = []
+    for plugin_type, folder in (('module', 'modules'), ('lookup', 'lookup')):
+        for name in sorted(os.listdir(os.path.join(root, folder))):
+            if name.endswith('.py') and not name.startswith('_'):
+                found.append((plugin_type, 'netkingdom.warden.' + name[:-3]))
+    return found
+
+
+PLUGINS = _plugins()
+
+
+def test_every_module_is_in_the_action_group():
+    import yaml
+    with open(os.path.join(HERE, '..', '..', 'meta', 'runtime.yml')) as handle:
+        group = yaml.safe_load(handle)['action_groups']['warden']
+    assert sorted(group) == sorted(n.split('.')[-1] for t, n in PLUGINS if t == 'module')
 
 
 @pytest.fixture(scope='module')

@@ -121,8 +121,10 @@ def login_as_svc(host, key, cert):
 
 
 def test_first_run_signs_and_certificates_log_in(bed, tmp_path):
-    run = bed.play(tmp_path)
+    run = bed.play(tmp_path, verbosity=4)
     assert run.rc == 0, run.output
+    assert bed.bao.token not in run.output  # at -vvvv too
+    assert 'PRIVATE KEY' not in run.output and 'PRIVATE KEY' not in bed.audit.read_text()
     users = per_host(run, 'User certificate for the bridge agent')
     hosts = per_host(run, 'Host certificate')
     for name, res in users.items():
@@ -299,3 +301,22 @@ def test_approle_logs_in_once_per_run(bed, tmp_path):
     assert not re.search(r'\b(hvs|s)\.[A-Za-z0-9]{20,}', run.output)
     session = bed.bao.request('POST', 'auth/approle/login', {'role_id': role_id, 'secret_id': secret_id})
     assert re.match(r'(hvs|s)\.[A-Za-z0-9]{20,}$', session['auth']['client_token'])  # the pattern is right
+
+
+def test_replaced_host_key_renews_that_host_certificate(bed, tmp_path):
+    host = bed.fleet['host1']
+    host.run(['rm', '-f', '/etc/ssh/ssh_host_ed25519_key', '/etc/ssh/ssh_host_ed25519_key.pub'])
+    host.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/etc/ssh/ssh_host_ed25519_key'])
+    run = bed.play(tmp_path, user_cert=False)
+    reasons = {h: r['reason'] for h, r in per_host(run, 'Host certificate').items()}
+    assert reasons == {'host1': 'key_changed', 'host2': 'valid', 'host3': 'valid'}
+    host.reload_sshd()
+    known = tmp_path / 'known_hosts'
+    known.write_text('@cert-authority *.fleet.test %s\n' % bed.bao.ca_public_key())
+    cert = tmp_path / 'host1-user-cert.pub'
+    cert.write_text(bed.user_cert(host))
+    argv = host.ssh_argv(user='svc', key=str(bed.agent_key), cert=str(cert),
+                         extra=('-o', 'StrictHostKeyChecking=yes', '-o', 'UserKnownHostsFile=%s' % known,
+                                '-o', 'HostKeyAlias=%s' % host.fqdn))
+    result = subprocess.run(argv + ['true'], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
