@@ -54,7 +54,7 @@ except (ImportError, ValueError):  # pragma: no cover
     HAS_HVAC = False
 
 __all__ = ['OpenBaoError', 'OpenBaoSettings', 'OpenBaoSigner', 'OPENBAO_OPTIONS', 'SECRET_OPENBAO_OPTIONS',
-           'argument_spec', 'openbao_argument_spec', 'reset_sessions']
+           'OpenBaoRequestError', 'argument_spec', 'openbao_argument_spec', 'reset_sessions']
 
 WHAT = 'OpenBao settings'
 DEFAULT_ROLE_MAP = (('adm', 'adm-role'), ('agt', 'agt-role'), ('atm', 'atm-role'))
@@ -101,6 +101,18 @@ DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
 DURATION_UNITS = {None: 1.0, 's': 1.0, 'ms': 0.001, 'm': 60.0, 'h': 3600.0}
 CERT_TYPES = ('user', 'host')
 BACKOFF = 0.2
+# HTTP method -> the policy capabilities that allow it (for permission-denied messages).
+ADMIN_CAPABILITIES = {'get': ('read',), 'list': ('list',), 'post': ('create', 'update'),
+                      'put': ('create', 'update'), 'patch': ('patch',), 'delete': ('delete',)}
+
+
+class OpenBaoRequestError(OpenBaoError):
+    """OpenBao answered a generic request with a non-2xx status (``status``, ``errors``)."""
+
+    def __init__(self, message, status, errors):
+        super(OpenBaoRequestError, self).__init__(message)
+        self.status = status
+        self.errors = list(errors or [])
 
 
 def argument_spec():
@@ -671,6 +683,55 @@ class OpenBaoSigner(object):
         data = response_json(response, 'POST sys/capabilities-self')
         data = data.get('data') or data
         return dict((p, list(data.get(p) or [])) for p in paths)
+
+    # --- generic API (administration: openbao_ssh_engine) ----------------------------------
+    def request_json(self, method, path, data=None, missing=()):
+        """An authenticated request to ``/v1/<path>``: the answer's JSON object (``{}`` when empty).
+
+        A status listed in ``missing`` (for example 404) returns None. Any other non-2xx answer
+        raises OpenBaoRequestError (``status``, ``errors``); for 403 its message names the
+        capability the token lacks on ``path`` and the policy stanza that grants it. Retries
+        follow ``openbao.retries`` (connection errors, timeouts, 429, 5xx).
+        """
+        path = path.strip('/')
+        what = '%s %s' % (method.upper(), path)
+        kwargs = {} if data is None else {'json': data}
+        try:
+            response = self._api(method.lower(), path, **kwargs)
+        except HttpStatusError as exc:
+            if exc.status in missing:
+                return None
+            detail = '; '.join(exc.errors) or 'no details'
+            if exc.status == 403:
+                capability = ADMIN_CAPABILITIES.get(method.lower(), (method.lower(),))
+                message = ('permission denied on %s: the token lacks %s on %s (or it expired or was revoked). '
+                           'Grant it with a policy such as: path "%s" { capabilities = [%s] }'
+                           % (what, ' or '.join(capability), path, path,
+                              ', '.join('"%s"' % c for c in capability)))
+            else:
+                message = 'OpenBao at %s refused %s (HTTP %d): %s' % (self.url, what, exc.status, detail)
+            raise OpenBaoRequestError(self._scrub(message), exc.status, exc.errors)
+        if not (response.content or b'').strip():
+            return {}
+        return response_json(response, what)
+
+    def read(self, path, missing=(404,)):
+        """``GET /v1/<path>``: the ``data`` of the answer, or None when the status is in ``missing``."""
+        answer = self.request_json('get', path, missing=missing)
+        return None if answer is None else (answer.get('data') or {})
+
+    def write(self, path, data, method='post'):
+        """``POST`` (or ``PUT``) ``/v1/<path>`` with a JSON body: the whole answer (``{}`` for 204)."""
+        return self.request_json(method, path, data=data)
+
+    def scrub(self, text):
+        """``text`` with every secret of these settings and the session token replaced by <redacted>."""
+        return self._scrub(text)
+
+    def list_keys(self, path):
+        """``LIST /v1/<path>``: the listed keys (``[]`` when there is nothing, HTTP 404)."""
+        answer = self.request_json('list', path, missing=(404,))
+        return list(((answer or {}).get('data') or {}).get('keys') or [])
 
 
 class _Ok(object):

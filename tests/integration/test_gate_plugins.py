@@ -20,6 +20,7 @@ ACTORS = {
     'atm-backup-daily': {'type': 'atm', 'principals': ['atm-backup'], 'ttl_hours': 8},
 }
 
+
 def _plugins():
     """Every module and lookup the source tree ships (the test fails if one lacks full docs)."""
     root = os.path.join(HERE, '..', '..', 'plugins')

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ensure OpenBao's SSH engine (mount, CA, roles, signer policy) from the controller.
+
+The logic is in module_utils/ssh_engine.py; this plugin validates the options, runs it with the
+controller's OpenBao session and scrubs every secret from what it returns.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
+    OpenBaoSettings,
+    OpenBaoSigner,
+    argument_spec,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.ssh_engine import (
+    CA_KEY_TYPES,
+    DEFAULT_POLICY_NAME,
+    SshEngine,
+    build_spec,
+)
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
+
+ENGINE_SPEC = {
+    'openbao': argument_spec(),
+    'mount': {'type': 'str'},
+    'ca': {'type': 'dict', 'default': {}, 'options': {
+        'generate': {'type': 'bool'},
+        'key_type': {'type': 'str', 'default': 'ed25519', 'choices': sorted(CA_KEY_TYPES)},
+        'key_bits': {'type': 'int'},
+        'private_key': {'type': 'str', 'no_log': True},
+        'public_key': {'type': 'str'},
+        'rotate': {'type': 'bool', 'default': False},
+        'issuer_name': {'type': 'str'},
+        'make_default': {'type': 'bool', 'default': False},
+    }},
+    'role_map': {'type': 'dict'},
+    'host_role': {'type': 'str'},
+    'max_ttl_hours': {'type': 'dict'},
+    'host_max_ttl_hours': {'type': 'float', 'default': 720},
+    'host_domains': {'type': 'list', 'elements': 'str'},
+    'default_extensions': {'type': 'list', 'elements': 'str'},
+    'roles': {'type': 'dict', 'default': {}},
+    'policy_name': {'type': 'str', 'default': DEFAULT_POLICY_NAME},
+}
+
+
+def _scrub(value, scrub):
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return dict((k, _scrub(v, scrub)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_scrub(v, scrub) for v in value]
+    return value
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=ENGINE_SPEC)
+        args = apply_play_defaults(args, task_vars, self._templar, signing=True)
+        private_key = (args.get('ca') or {}).get('private_key')
+        signer = None
+        try:
+            settings = OpenBaoSettings(args.get('openbao'))
+            signer = OpenBaoSigner(settings)
+            spec = build_spec(args, settings)
+            outcome = SshEngine(signer, spec, check_mode=self._task.check_mode).ensure()
+        except WardenError as exc:
+            result.update(failed=True, changed=False, msg=self._clean(str(exc), signer, private_key))
+            return result
+        diff = outcome.pop('diff')
+        warnings = outcome.pop('warnings')
+        if self._task.diff and diff:
+            result['diff'] = diff
+        if warnings:
+            result['warnings'] = warnings
+        if outcome['changes']:
+            outcome['msg'] = '; '.join(outcome['changes'])
+        else:
+            outcome['msg'] = 'the SSH engine on %s/ is as wanted: nothing to change' % outcome['mount']
+        result.update(outcome)
+        return _scrub(result, lambda text: self._clean(text, signer, private_key))
+
+    @staticmethod
+    def _clean(text, signer, private_key):
+        if signer is not None:
+            text = signer.scrub(text)
+        if private_key and private_key.strip():
+            text = text.replace(private_key.strip(), '<redacted>')
+        return text
