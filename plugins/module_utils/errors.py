@@ -36,3 +36,8 @@ class ValidationError(WardenError):
 
 class PolicyUnavailable(WardenError):
     """The remote policy decision point could not give a usable answer."""
+
+
+class SigningError(WardenError):
+    """A certificate could not be signed for a reason other than bad input (a missing
+    library, a CA key the signer cannot use, a backend failure)."""
