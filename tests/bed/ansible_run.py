@@ -45,7 +45,8 @@ class PlaybookRun(object):
         """Results of a named task for a host: a list (one per loop item, or one)."""
         for play in self.data['plays']:
             for task in play['tasks']:
-                if task['task']['name'] == task_name:
+                name = task['task']['name']  # tasks of roles are named '<role> : <task>'
+                if (name == task_name or name.endswith(' : ' + task_name)) and host in task['hosts']:
                     res = task['hosts'][host]
                     return res.get('results', [res])
         raise KeyError(task_name)
@@ -56,8 +57,8 @@ class PlaybookRun(object):
 
 
 def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, verbosity=0,
-                 env=None, json_mode=True, workdir=None, timeout=600):
-    cmd = [os.path.join(BIN, 'ansible-playbook'), str(playbook)]
+                 env=None, json_mode=True, workdir=None, timeout=600, args=()):
+    cmd = [os.path.join(BIN, 'ansible-playbook'), str(playbook)] + list(args)
     cmd += ['-i', str(inventory) if inventory else 'localhost,']
     if extra_vars:
         cmd += ['-e', json.dumps(extra_vars)]
