@@ -1,0 +1,195 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: principals_info
+short_description: Read every AuthorizedPrincipalsFile and the trusted user CA file of a host in one call
+version_added: 0.1.0
+description:
+  - Returns the text of the principals file of each account in O(accounts), of every other account's
+    principals file found in the principals directory, and of the C(TrustedUserCAKeys) file, in one
+    round trip. Changes nothing.
+  - The host side of M(netkingdom.warden.principals_drift), which compares the result with what the host
+    should have on the controller. Usable on its own.
+  - The directory is listed only when the path template varies by account in its last component only
+    (like the default V(/etc/ssh/auth_principals/%u)); hidden files and backup copies (names ending in
+    C(~)) are skipped.
+author:
+  - netkingdom.warden developers (@netkingdom)
+extends_documentation_fragment:
+  - netkingdom.warden.attributes
+  - netkingdom.warden.attributes.ACTIONGROUP_WARDEN
+attributes:
+  check_mode:
+    support: full
+    details: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+options:
+  accounts:
+    description:
+      - Accounts whose principals file is read whether or not the directory listing finds it.
+    type: list
+    elements: str
+    default: []
+  path_template:
+    description:
+      - The C(AuthorizedPrincipalsFile) setting of sshd; C(%u) is the account, C(%h) its home, C(%U) its
+        uid, C(%%) a percent sign.
+    type: str
+    default: /etc/ssh/auth_principals/%u
+  scan:
+    description:
+      - List the principals directory to find files of accounts not named in O(accounts).
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - The C(TrustedUserCAKeys) file to read. Empty to skip it.
+    type: path
+    default: /etc/ssh/ca/ca_user.pub
+"""
+
+EXAMPLES = r"""
+- name: Read the principals files of every account and the CA file
+  netkingdom.warden.principals_info:
+    accounts: [deploy, backup]
+  register: seen
+
+- name: Show who may log in as deploy
+  ansible.builtin.debug:
+    msg: "{{ seen.files.deploy.content }}"
+  when: seen.files.deploy.exists
+"""
+
+RETURN = r"""
+files:
+  description:
+    - One entry per account (those in O(accounts) and those found by the listing), with the file's C(path),
+      whether it C(exists), its C(content) (null when missing), and an C(error) when it could not be read.
+  returned: success
+  type: dict
+  sample:
+    deploy:
+      path: /etc/ssh/auth_principals/deploy
+      exists: true
+      content: "# managed by netkingdom.warden\nagt-task-bridge\n"
+ca:
+  description: The CA file's C(path), whether it C(exists), and its C(content); null when O(ca_path) is empty.
+  returned: success
+  type: dict
+scanned:
+  description: Whether the principals directory was listed.
+  returned: success
+  type: bool
+scan_dir:
+  description: The directory that was listed, or null.
+  returned: success
+  type: str
+"""
+
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native, to_text
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+    MAX_FILE_BYTES,
+    account_from_filename,
+    account_problem,
+    expand_path_template,
+    listing_pattern,
+)
+
+
+def read_file(path):
+    """``{'path', 'exists', 'content'[, 'error']}`` for one file."""
+    entry = {'path': path, 'exists': False, 'content': None}
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (IOError, OSError) as exc:
+        if not os.path.lexists(path):
+            return entry
+        entry.update(exists=True, error=to_native(exc.strerror or exc))
+        return entry
+    entry['exists'] = True
+    if len(data) > MAX_FILE_BYTES:
+        entry['error'] = 'larger than %d bytes; not read' % MAX_FILE_BYTES
+        return entry
+    entry['content'] = to_text(data, errors='surrogate_or_replace')
+    return entry
+
+
+def account_path(template, account):
+    home = uid = None
+    if '%h' in template or '%U' in template or not template.startswith('/'):
+        try:
+            entry = pwd.getpwnam(account)
+            home, uid = entry.pw_dir, entry.pw_uid
+        except KeyError:
+            pass
+    return expand_path_template(template, account, home=home, uid=uid)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            accounts=dict(type='list', elements='str', default=[]),
+            path_template=dict(type='str', default='/etc/ssh/auth_principals/%u'),
+            scan=dict(type='bool', default=True),
+            ca_path=dict(type='path', default='/etc/ssh/ca/ca_user.pub'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    template = params['path_template']
+    problems = [('accounts[%d]' % i, account_problem(a)) for i, a in enumerate(params['accounts'])
+                if account_problem(a)]
+    if problems:
+        module.fail_json(msg=str(ValidationError(problems, what='accounts')))
+
+    files = {}
+    for account in params['accounts']:
+        try:
+            files[account] = read_file(account_path(template, account))
+        except ValidationError as exc:
+            files[account] = {'path': None, 'exists': False, 'content': None, 'error': str(exc)}
+
+    pattern = listing_pattern(template) if params['scan'] else None
+    scanned = False
+    if pattern is not None:
+        directory, prefix, suffix = pattern
+        try:
+            names = sorted(os.listdir(directory))
+            scanned = True
+        except (IOError, OSError):
+            names = []  # no directory: no account has a file there
+            scanned = not os.path.exists(directory)
+        for name in names:
+            account = account_from_filename(name, prefix, suffix)
+            path = os.path.join(directory, name)
+            if account is None or account in files or not os.path.isfile(path):
+                continue
+            files[account] = read_file(path)
+
+    result = dict(changed=False, files=files, scanned=scanned,
+                  scan_dir=pattern[0] if pattern is not None else None, ca=None)
+    if params['ca_path']:
+        result['ca'] = read_file(params['ca_path'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
