@@ -155,7 +155,7 @@ def test_rotation_adds_verifies_then_removes_and_a_failing_host_rolls_back(rbed,
         assert all(logins(rbed, 'svc', 'agt-task-bridge').values())
 
         add = rbed.rollout(tmp_path, book='netkingdom.warden.rotate_principals', inventory=inventory,
-                           extra_vars={'warden_rotation_phases': ['add'], 'warden_serial': 3})
+                           extra_vars={'warden_rotation_phases': ['add'], 'warden_serial': 5})
         assert add.data['stats']['host3']['failures'] == 1
         assert all(add.data['stats'][name]['failures'] == 0 for name in others)
         assert 'rolled back on host3' in add.output
@@ -166,7 +166,7 @@ def test_rotation_adds_verifies_then_removes_and_a_failing_host_rolls_back(rbed,
         assert rbed.fleet['host3'].read_etc('ssh/auth_principals/svc').split()[-1] == 'agt-task-bridge'
 
         remove = rbed.rollout(tmp_path, book='netkingdom.warden.rotate_principals', inventory=inventory,
-                              extra_vars={'warden_rotation_phases': ['remove'], 'warden_serial': 3})
+                              extra_vars={'warden_rotation_phases': ['remove'], 'warden_serial': 5})
         assert all(remove.data['stats'][name]['failures'] == 0 for name in others)
         old = logins(rbed, 'svc', 'agt-task-bridge')
         new = logins(rbed, 'svc', 'agt-bridge-v2')
