@@ -6,7 +6,9 @@
 The request and envelope follow the flex-auth ``POST /v1/check`` contract used
 by ops-warden. The embedded evaluator implements the flex-auth ops-warden
 signing package rule for rule, so ``embedded`` and ``flex_auth`` modes give the
-same effect and reason for the same request and registry.
+same effect and reason for the same request and registry. Requests for a
+``credential-lane`` resource (action ``read``, a credential fetch as the caller) are
+decided by the credential-read rules (``_credential_deny_reason``) instead.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +21,8 @@ import secrets
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     ACTION,
+    CREDENTIAL_ACTION,
+    CREDENTIAL_RESOURCE_TYPE,
     DEFAULT_TENANT,
     RESOURCE_TYPE,
     SYSTEM,
@@ -48,6 +52,22 @@ DENY_REASONS = (
 )
 
 
+# The credential-read package: requests whose resource.type is ``credential-lane`` (a fetch
+# as the caller from a routing catalog lane, see routing.py / credential_access.py).
+CREDENTIAL_POLICY_VERSION = 'ops-warden-credential-read/1'
+CREDENTIAL_ALLOW_REASON = 'credential_read_allowed'
+CREDENTIAL_DENY_REASONS = (
+    'action_not_allowed',
+    'system_mismatch',
+    'tenant_mismatch',
+    'unknown_credential_lane',
+    'credential_context_mismatch',
+    'subject_not_allowed',
+)
+SIGN_RULE_PREFIX = 'ops_warden.sign.'
+CREDENTIAL_RULE_PREFIX = 'ops_warden.credential_read.'
+
+
 def new_decision_id():
     return 'decision:' + secrets.token_hex(8)
 
@@ -71,6 +91,23 @@ def build_request(actor, actor_type, principals, ttl_hours, pubkey_fingerprint,
             'ttl_hours': ttl_hours,
         },
     }
+
+
+def build_credential_request(policy_ref, need_id, lane, owner_repo, subject, subject_type='user',
+                             tenant=DEFAULT_TENANT, system=SYSTEM):
+    """The ``/v1/check`` body for reading a credential lane as the caller (action ``read``)."""
+    return {
+        'subject': {'id': subject, 'type': subject_type},
+        'tenant': tenant,
+        'action': CREDENTIAL_ACTION,
+        'resource': {'id': policy_ref, 'type': CREDENTIAL_RESOURCE_TYPE, 'system': system},
+        'context': {'need_id': need_id, 'lane': lane, 'owner_repo': owner_repo},
+    }
+
+
+def is_credential_request(request):
+    """True for a credential-lane read (decided by the credential-read rules)."""
+    return isinstance(request.get('resource'), dict) and request['resource'].get('type') == CREDENTIAL_RESOURCE_TYPE
 
 
 def request_shape_problem(request):
@@ -135,24 +172,57 @@ def _deny_reason(request, index):
     return None
 
 
+def _credential_deny_reason(request, index):
+    """The credential-read rules (resource.type credential-lane); first failing reason or None."""
+    subject = request['subject']
+    resource = request['resource']
+    context = request.get('context') or {}
+    tenant = request.get('tenant', DEFAULT_TENANT)
+
+    if request['action'] != CREDENTIAL_ACTION:
+        return 'action_not_allowed'
+    if resource.get('system') != SYSTEM:
+        return 'system_mismatch'
+    if tenant not in index.tenants:
+        return 'tenant_mismatch'
+    lane = getattr(index, 'lanes', {}).get(resource['id'])
+    if lane is None:
+        return 'unknown_credential_lane'
+    if lane['tenant'] != tenant:
+        return 'tenant_mismatch'
+    for key in ('need_id', 'lane', 'owner_repo'):
+        if context.get(key) != lane[key]:
+            return 'credential_context_mismatch'
+    if subject['id'] not in lane['allowed_subjects']:
+        return 'subject_not_allowed'
+    return None
+
+
 def evaluate(request, index, mode='embedded'):
     """Decide one request against a RegistryIndex; return a decision envelope.
 
-    Raises ValidationError when the body is not a request at all.
+    Requests for a ``credential-lane`` resource are decided by the credential-read rules,
+    every other request by the signing rules. Raises ValidationError when the body is not a
+    request at all.
     """
     problem = request_shape_problem(request)
     if problem:
         raise ValidationError([('request', problem)], what='policy request')
-    reason = _deny_reason(request, index)
+    if is_credential_request(request):
+        reason = _credential_deny_reason(request, index)
+        allow_reason, prefix, version = CREDENTIAL_ALLOW_REASON, CREDENTIAL_RULE_PREFIX, CREDENTIAL_POLICY_VERSION
+    else:
+        reason = _deny_reason(request, index)
+        allow_reason, prefix, version = ALLOW_REASON, SIGN_RULE_PREFIX, POLICY_VERSION
     envelope = {
         'id': new_decision_id(),
         'effect': 'deny' if reason else 'allow',
-        'reason': reason or ALLOW_REASON,
-        'matched_rule': 'ops_warden.sign.' + ('deny.' + reason if reason else 'allow'),
+        'reason': reason or allow_reason,
+        'matched_rule': prefix + ('deny.' + reason if reason else 'allow'),
         'provenance': {
             'evaluator': EVALUATOR,
             'mode': mode,
-            'policy_version': POLICY_VERSION,
+            'policy_version': version,
             'decision_time': utc_now_text(),
             'registry_digest': index.digest,
         },

@@ -174,8 +174,9 @@ def flex_auth_client(settings):
     return client
 
 
-def registry_index(settings, actors):
-    """The embedded registry: policy.registry when given, else built from the actors."""
+def registry_index(settings, actors, lanes=None):
+    """The embedded registry: policy.registry when given, else built from the actors (and the
+    credential lanes, for credential reads; see registry.build_snapshot)."""
     if settings.registry:
         try:
             stat = os.stat(settings.registry)
@@ -186,10 +187,10 @@ def registry_index(settings, actors):
         if key not in _INDEXES:
             _INDEXES[key] = RegistryIndex(load_snapshot_file(settings.registry))
         return _INDEXES[key]
-    if not actors:
+    if not actors and not lanes:
         raise ValidationError([('policy.registry', 'embedded mode needs a registry snapshot (policy.registry) '
                                 'or the actor inventory (actors / inventory_file)')], what='policy settings')
-    snapshot = build_snapshot(actors, tenant=settings.tenant)
+    snapshot = build_snapshot(actors or {}, tenant=settings.tenant, credential_lanes=lanes)
     key = ('actors', snapshot['digest'])
     if key not in _INDEXES:
         _INDEXES[key] = RegistryIndex(snapshot)
@@ -199,10 +200,10 @@ def registry_index(settings, actors):
 class Gate(object):
     """Decides requests in the configured mode and applies fail_closed."""
 
-    def __init__(self, settings, actors=None):
+    def __init__(self, settings, actors=None, lanes=None):
         self.settings = settings
         self.mode = settings.mode
-        self._index = registry_index(settings, actors) if self.mode == 'embedded' else None
+        self._index = registry_index(settings, actors, lanes) if self.mode == 'embedded' else None
         self._client = flex_auth_client(settings) if self.mode == 'flex_auth' else None
 
     def _unavailable(self, exc):

@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import hashlib
 import json
+import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
     ACTOR_TYPES,
@@ -31,6 +32,16 @@ ACTION = 'sign'
 REQUIRED_CONTEXT = ['actor_type', 'principals', 'pubkey_fingerprint', 'ttl_hours']
 RESOURCE_PREFIX = 'ssh-cert:actor/'
 OWNER_RELATION = 'owner'
+
+# Credential lanes (routing catalog entries the collection may fetch as the caller): one
+# resource per gated lane, decided with action ``read`` (see gate.py). A snapshot built
+# without lanes is byte-identical to one built before lanes existed (same digest).
+CREDENTIAL_RESOURCE_TYPE = 'credential-lane'
+CREDENTIAL_ACTION = 'read'
+CREDENTIAL_CONTEXT = ['lane', 'need_id', 'owner_repo']
+GATED_LANE = 'secret'
+POLICY_REF_RE = re.compile(r'^[a-z][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/@-]*$')
+SUBJECT_RE = re.compile(r'^[^\s,#*\x00-\x1f\x7f]+$')
 
 
 def resource_id(actor_name):
@@ -60,10 +71,73 @@ def allowed_subjects(actor):
     return sorted(set([actor['name']] + list(actor.get('subjects') or [])))
 
 
-def build_snapshot(actors, tenant=DEFAULT_TENANT):
-    """Build the snapshot from validated actors (see actors.load_actors)."""
+def lane_problems(lane, where):
+    """(field, message) for one credential lane given to build_snapshot (see build_snapshot)."""
+    problems = []
+    if not isinstance(lane, dict):
+        return [(where, 'must be a mapping')]
+    ref = lane.get('policy_ref')
+    if not isinstance(ref, str) or not POLICY_REF_RE.match(ref):
+        problems.append((where + '.policy_ref', "must look like '<scheme>:<name>', for example "
+                         "'credential-lane:npm-publish-token', got %r" % (ref,)))
+    for name in ('need_id', 'owner_repo'):
+        if not isinstance(lane.get(name), str) or not lane.get(name).strip():
+            problems.append((where + '.' + name, 'must be a non-empty string'))
+    if lane.get('lane') != GATED_LANE:
+        problems.append((where + '.lane', 'only %r lanes are gated reads, got %r' % (GATED_LANE, lane.get('lane'))))
+    subjects = lane.get('allowed_subjects')
+    if subjects is None:
+        subjects = []
+    if not isinstance(subjects, (list, tuple)):
+        problems.append((where + '.allowed_subjects', 'must be a list of subject ids'))
+    else:
+        for index, subject in enumerate(subjects):
+            if not isinstance(subject, str) or not SUBJECT_RE.match(subject):
+                problems.append(('%s.allowed_subjects[%d]' % (where, index),
+                                 'must be a subject id without whitespace, commas, #, * or control '
+                                 'characters, got %r' % (subject,)))
+    return problems
+
+
+def lane_resources(lanes, tenant):
+    """Snapshot resources for credential lanes, sorted by id. Raises ValidationError."""
+    problems = []
+    resources = {}
+    for index, lane in enumerate(lanes or []):
+        where = 'credential_lanes[%d]' % index
+        found = lane_problems(lane, where)
+        if not found and lane['policy_ref'] in resources:
+            found = [(where + '.policy_ref', 'duplicate lane %r' % lane['policy_ref'])]
+        problems.extend(found)
+        if found:
+            continue
+        resources[lane['policy_ref']] = {
+            'id': lane['policy_ref'],
+            'type': CREDENTIAL_RESOURCE_TYPE,
+            'system': SYSTEM,
+            'tenant': tenant,
+            'metadata': {
+                'need_id': lane['need_id'],
+                'lane': lane['lane'],
+                'owner_repo': lane['owner_repo'],
+                'allowed_subjects': sorted(set(lane.get('allowed_subjects') or [])),
+            },
+        }
+    if problems:
+        raise ValidationError(problems, what='credential lanes')
+    return [resources[key] for key in sorted(resources)]
+
+
+def build_snapshot(actors, tenant=DEFAULT_TENANT, credential_lanes=None):
+    """Build the snapshot from validated actors (see actors.load_actors).
+
+    ``credential_lanes`` (optional) adds one ``credential-lane`` resource per gated lane:
+    a list of ``{policy_ref, need_id, lane: secret, owner_repo, allowed_subjects}``
+    (``routing.credential_lanes`` builds it from the routing catalog).
+    """
     if not isinstance(tenant, str) or not tenant.startswith('tenant:') or len(tenant) <= len('tenant:'):
         raise ValidationError([('tenant', "must look like 'tenant:<name>', got %r" % (tenant,))], what='options')
+    lanes = lane_resources(credential_lanes, tenant)
     names = sorted(actors)
     subjects = []
     resources = []
@@ -116,6 +190,13 @@ def build_snapshot(actors, tenant=DEFAULT_TENANT):
         'resources': resources,
         'relationships': relationships,
     }
+    if lanes:
+        snapshot['systems'][0]['resource_types'].append({
+            'type': CREDENTIAL_RESOURCE_TYPE,
+            'actions': [CREDENTIAL_ACTION],
+            'required_context': list(CREDENTIAL_CONTEXT),
+        })
+        snapshot['resources'].extend(lanes)
     snapshot['digest'] = compute_digest(snapshot)
     return snapshot
 
@@ -185,6 +266,23 @@ def _check_resource(res, where, tenants, subjects, problems):
                          % (max_ttl, actor_type, ACTOR_TYPES[actor_type])))
 
 
+def _check_lane_resource(res, where, tenants, systems, problems):
+    meta = res.get('metadata')
+    if not isinstance(meta, dict):
+        problems.append((where + '.metadata', 'is required'))
+        return
+    if res.get('system') != SYSTEM:
+        problems.append((where + '.system', 'must be %r' % SYSTEM))
+    if res.get('tenant') not in tenants:
+        problems.append((where + '.tenant', 'unknown tenant %r (dangling reference)' % (res.get('tenant'),)))
+    types = [t.get('type') for t in (systems.get(SYSTEM) or {}).get('resource_types') or [] if isinstance(t, dict)]
+    if CREDENTIAL_RESOURCE_TYPE not in types:
+        problems.append((where + '.type', 'the system %r does not declare the resource type %r'
+                         % (SYSTEM, CREDENTIAL_RESOURCE_TYPE)))
+    lane = dict(meta, policy_ref=res.get('id'))
+    problems.extend(lane_problems(lane, where + '.metadata'))
+
+
 def validate_snapshot(snapshot, check_digest=True):
     """Raise ValidationError naming every wrong field; return the snapshot."""
     if not isinstance(snapshot, dict):
@@ -210,7 +308,9 @@ def validate_snapshot(snapshot, check_digest=True):
             if group not in groups:
                 problems.append((where + '.groups', 'unknown group %r (dangling reference)' % (group,)))
     for index, res in enumerate(snapshot.get('resources') or []):
-        if isinstance(res, dict):
+        if isinstance(res, dict) and res.get('type') == CREDENTIAL_RESOURCE_TYPE:
+            _check_lane_resource(res, 'resources[%d]' % index, tenants, systems, problems)
+        elif isinstance(res, dict):
             _check_resource(res, 'resources[%d]' % index, tenants, subjects, problems)
     for index, rel in enumerate(_list(snapshot, 'relationships', problems)):
         where = 'relationships[%d]' % index
@@ -259,8 +359,19 @@ class RegistryIndex(object):
         self.digest = snapshot.get('digest')
         self.tenants = frozenset(t['id'] for t in snapshot['tenants'])
         self.resources = {}
+        self.lanes = {}
         for res in snapshot['resources']:
             meta = res['metadata']
+            if res.get('type') == CREDENTIAL_RESOURCE_TYPE:
+                self.lanes[res['id']] = {
+                    'need_id': meta['need_id'],
+                    'lane': meta['lane'],
+                    'owner_repo': meta['owner_repo'],
+                    'tenant': res['tenant'],
+                    'system': res['system'],
+                    'allowed_subjects': frozenset(meta.get('allowed_subjects') or []),
+                }
+                continue
             self.resources[res['id']] = {
                 'actor': meta['actor'],
                 'actor_type': meta['actor_type'],
@@ -277,14 +388,49 @@ def summarize(snapshot):
     """Per-actor view a policy owner reads: type, principals, TTL cap, subjects."""
     view = {}
     for res in snapshot.get('resources') or []:
+        if res.get('type') == CREDENTIAL_RESOURCE_TYPE:
+            continue
         meta = res.get('metadata') or {}
         view[meta.get('actor')] = {
             'type': meta.get('actor_type'),
             'principals': list(meta.get('principals') or []),
             'max_ttl_hours': meta.get('max_ttl_hours'),
+            'default_ttl_hours': meta.get('default_ttl_hours'),
             'allowed_subjects': list(meta.get('allowed_subjects') or []),
         }
     return view
+
+
+def summarize_lanes(snapshot):
+    """Per credential lane: need id, owner and allowed subjects."""
+    view = {}
+    for res in snapshot.get('resources') or []:
+        if res.get('type') == CREDENTIAL_RESOURCE_TYPE:
+            meta = res.get('metadata') or {}
+            view[res.get('id')] = {'need_id': meta.get('need_id'), 'owner_repo': meta.get('owner_repo'),
+                                   'allowed_subjects': list(meta.get('allowed_subjects') or [])}
+    return view
+
+
+def _lane_changes(old, new):
+    before = summarize_lanes(old or {})
+    after = summarize_lanes(new)
+    lines = []
+    for ref in sorted(set(before) | set(after)):
+        if ref not in before:
+            lines.append('add credential lane %s (%s, owner %s): readable by %s'
+                         % (ref, after[ref]['need_id'], after[ref]['owner_repo'],
+                            ', '.join(after[ref]['allowed_subjects']) or 'nobody'))
+        elif ref not in after:
+            lines.append('remove credential lane %s: reads will be denied (unknown_credential_lane)' % ref)
+        else:
+            added = sorted(set(after[ref]['allowed_subjects']) - set(before[ref]['allowed_subjects']))
+            removed = sorted(set(before[ref]['allowed_subjects']) - set(after[ref]['allowed_subjects']))
+            if added:
+                lines.append('%s: readers added %s' % (ref, ', '.join(added)))
+            if removed:
+                lines.append('%s: readers removed %s' % (ref, ', '.join(removed)))
+    return lines
 
 
 def describe_changes(old, new):
@@ -301,7 +447,8 @@ def describe_changes(old, new):
             lines.append('remove actor %s: signing for it will be denied (unknown_actor_resource)' % name)
         else:
             b, a = before[name], after[name]
-            for key, label in (('type', 'type'), ('max_ttl_hours', 'TTL cap')):
+            for key, label in (('type', 'type'), ('max_ttl_hours', 'TTL cap'),
+                               ('default_ttl_hours', 'default TTL')):
                 if b[key] != a[key]:
                     lines.append('%s: %s %s -> %s' % (name, label, b[key], a[key]))
             added = sorted(set(a['principals']) - set(b['principals']))
@@ -316,4 +463,4 @@ def describe_changes(old, new):
                 lines.append('%s: subjects allowed %s' % (name, ', '.join(sadd)))
             if srem:
                 lines.append('%s: subjects no longer allowed %s' % (name, ', '.join(srem)))
-    return lines
+    return lines + _lane_changes(old, new)
