@@ -142,3 +142,7 @@ class FlexAuthClient(object):
 
     def healthz(self):
         return self._request('GET', '/healthz')
+
+    def registry(self):
+        """``GET /v1/registry``: what the instance says about the registry it serves (digest, ...)."""
+        return self._request('GET', '/v1/registry')

@@ -11,6 +11,8 @@ Endpoints
   POST /v1/check         a decision envelope (gate.evaluate, provenance says it is this PDP)
   POST /v1/batch-check   {"requests": [...]} -> {"decisions": [...]}, in order
   GET  /v1/registry      {"digest", "actors", "tenants", "loaded_at", "generation"}
+  POST /v1/admin/reload  reload --registry now (like SIGHUP): 200 {"digest", "generation"}, or 422
+                         {"error": "reload_refused", "message"} and the old registry stays in use
   wrong method -> 405 with Allow; malformed body -> 400 JSON; unknown path -> 404 JSON;
   with --token-file every /v1/ path needs "Authorization: Bearer <token>" (else 401).
 
@@ -57,6 +59,7 @@ ROUTES = {  # path -> allowed method
     '/v1/check': 'POST',
     '/v1/batch-check': 'POST',
     '/v1/registry': 'GET',
+    '/v1/admin/reload': 'POST',
 }
 FAULTS = ('slow', 'error500', 'status', 'garbage', 'body', 'cut', 'cut_body', 'badgzip', 'noid')
 
@@ -116,6 +119,7 @@ class State(object):
             self.generation += 1
 
     def reload(self):
+        """Reload the registry; return None, or why it was refused (the old one stays in use)."""
         try:
             self.load()
         except Exception as exc:  # keep serving the old registry
@@ -123,8 +127,9 @@ class State(object):
                 self.reload_errors += 1
                 self.last_reload_error = str(exc)
             log('ERROR reload refused, still serving %s: %s' % (self.index.digest, exc))
-        else:
-            log('reloaded registry %s (generation %d)' % (self.index.digest, self.generation))
+            return str(exc)
+        log('reloaded registry %s (generation %d)' % (self.index.digest, self.generation))
+        return None
 
     def view(self):
         with self.lock:
@@ -281,6 +286,12 @@ class Handler(BaseHTTPRequestHandler):
                 'status': 'ok', 'evaluator': EVALUATOR, 'registry_digest': index.digest,
                 'actors': len(index.resources), 'generation': state.generation,
                 'reload_errors': state.reload_errors, 'last_reload_error': state.last_reload_error})
+        if path == '/v1/admin/reload':
+            refused = state.reload()
+            index, snapshot, token = state.view()
+            if refused:
+                return self._json(422, {'error': 'reload_refused', 'message': refused, 'digest': index.digest})
+            return self._json(200, {'digest': index.digest, 'generation': state.generation})
         if path == '/v1/registry':
             return self._json(200, {
                 'digest': index.digest, 'actors': len(index.resources),

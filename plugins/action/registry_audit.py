@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Record one flex-auth registry deploy (old and new digest, outcome, reason) in the controller's audit trail."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+
+OUTCOMES = ['deployed', 'unchanged', 'rolled_back', 'failed']
+AUDIT_SPEC = {
+    'outcome': {'type': 'str', 'required': True, 'choices': OUTCOMES},
+    'old_digest': {'type': 'str'},
+    'new_digest': {'type': 'str'},
+    'reason': {'type': 'str'},
+    'host': {'type': 'str'},
+    'audit_log': {'type': 'path'},
+}
+MAX_REASON = 2000
+AUDIT_LOG_VARIABLE = 'warden_audit_log'
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        dummy, args = self.validate_argument_spec(argument_spec=AUDIT_SPEC)
+        path = args['audit_log']
+        if not path and AUDIT_LOG_VARIABLE in task_vars:
+            path = self._templar.template(task_vars[AUDIT_LOG_VARIABLE]) or None
+        reason = args['reason']
+        if reason and len(reason) > MAX_REASON:
+            reason = reason[:MAX_REASON - 3] + '...'
+        fields = dict(kind='registry', host=args['host'] or task_vars.get('inventory_hostname'),
+                      old_digest=args['old_digest'] or None, new_digest=args['new_digest'] or None,
+                      outcome=args['outcome'], reason=reason or None)
+        job_id = task_vars.get('awx_job_id')
+        if job_id not in (None, ''):
+            fields['job_id'] = str(job_id)
+        try:
+            audit = AuditLog(path)
+            if self._task.check_mode:
+                record = audit.check(**fields)
+            else:
+                record = audit.record(**fields)
+        except WardenError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        result.update(changed=False, record=record, path=audit.path, written=not self._task.check_mode)
+        return result
