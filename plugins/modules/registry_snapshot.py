@@ -50,6 +50,17 @@ options:
       - Tenant of every resource in the snapshot.
     type: str
     default: tenant:platform
+  routing_catalog:
+    description:
+      - A credential routing catalog (path on the host running the module). Each active, exec-capable
+        C(secret) lane becomes a C(credential-lane) resource, so a flex-auth PDP can decide gated
+        credential reads (M(netkingdom.warden.credential_route), the C(netkingdom.warden.credential) lookup).
+    type: path
+  credential_access:
+    description:
+      - Catalog entry id to the subject ids allowed to read that lane; a lane nobody is listed for is
+        readable by nobody. Only with O(routing_catalog).
+    type: dict
   src:
     description:
       - An existing snapshot file to validate; requires O(validate_only=true).
@@ -118,6 +129,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils.routing import credential_lanes, load_catalog_file
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     build_snapshot,
     describe_changes,
@@ -165,6 +177,8 @@ def main():
             inventory_file=dict(type='path'),
             dest=dict(type='path'),
             tenant=dict(type='str', default='tenant:platform'),
+            routing_catalog=dict(type='path'),
+            credential_access=dict(type='dict'),
             src=dict(type='path'),
             validate_only=dict(type='bool', default=False),
         ),
@@ -188,7 +202,12 @@ def main():
         module.fail_json(msg='one of actors or inventory_file is required to build a snapshot')
     try:
         actors, warnings = resolve_actors(params['actors'], params['inventory_file'])
-        snapshot = build_snapshot(actors, tenant=params['tenant'])
+        lanes = None
+        if params['routing_catalog']:
+            lanes = credential_lanes(load_catalog_file(params['routing_catalog']), params['credential_access'])
+        elif params['credential_access']:
+            module.fail_json(msg='credential_access needs routing_catalog')
+        snapshot = build_snapshot(actors, tenant=params['tenant'], credential_lanes=lanes)
     except ValidationError as exc:
         fail_validation(module, exc)
     for warning in warnings:

@@ -216,3 +216,20 @@ def test_gate_plugins_remote_pdp_and_fail_closed(public_key, tmp_path, pdp):
     allowed = lenient.task_results('Allowed check')[0]
     assert allowed['allowed'] is True and allowed['decision_id'] is None
     assert any('fail_closed is false' in w for w in allowed.get('warnings', []))
+
+
+def test_registry_snapshot_carries_credential_lanes(tmp_path):
+    """Lanes of the routing catalog become credential-lane resources a flex-auth PDP decides on."""
+    dest = tmp_path / 'registry.json'
+    catalog = os.path.join(HERE, '..', '..', 'docs', 'examples', 'routing', 'catalog.yaml')
+    run = run_playbook(os.path.join(PLAYBOOKS, 'registry.yml'), workdir=tmp_path, extra_vars={
+        'actors': ACTORS, 'dest': str(dest), 'routing_catalog': catalog,
+        'credential_access': {'npm-publish-token': ['iam:adm-example']}})
+    assert run.rc == 0, run.output
+    lanes = [r for r in json.loads(dest.read_text())['resources'] if r['type'] == 'credential-lane']
+    assert lanes and any('iam:adm-example' in r['metadata']['allowed_subjects'] for r in lanes)
+    refused = run_playbook(os.path.join(PLAYBOOKS, 'registry.yml'), workdir=tmp_path, extra_vars={
+        'actors': ACTORS, 'dest': str(tmp_path / 'other.json'), 'routing_catalog': catalog,
+        'credential_access': {'no-such-lane': ['x']}})
+    assert refused.task_results('Build snapshot')[0]['failed']
+    assert 'access.no-such-lane' in refused.task_results('Build snapshot')[0]['msg']
