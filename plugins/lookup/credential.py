@@ -211,6 +211,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     placeholder_values,
     route_warnings,
 )
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
 
 display = Display()
 CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries')
@@ -219,7 +220,7 @@ CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retri
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
+        self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
         variables = variables or {}
         values = []
         warnings = []

@@ -160,6 +160,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     placeholder_values,
     route_warnings,
 )
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
 
 display = Display()
 
@@ -167,7 +168,7 @@ display = Display()
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
+        self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
         try:
             catalog = load_catalog_file(self.get_option('catalog'), stale_days=self.get_option('stale_days'))
             values = placeholder_values(self.get_option('domain'), self.get_option('field'),

@@ -82,6 +82,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (
     GateSettings,
     policy_request,
 )
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
 
 display = Display()
 
@@ -89,7 +90,7 @@ display = Display()
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
+        self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
         opts = dict((name, self.get_option(name)) for name in (
             'public_key', 'pubkey_fingerprint', 'principals', 'ttl_hours', 'subject',
             'actors', 'inventory_file', 'policy'))

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible import constants as C
+
 # option -> play variable read when the option is not set on the task
 VARIABLE_DEFAULTS = {
     'actors': 'warden_actors',
@@ -50,3 +52,19 @@ def apply_play_defaults(args, task_vars, templar, signing=False):
             if value is None or (isinstance(value, dict) and not any(v is not None for v in value.values())):
                 args[option] = var(name) if var(name) is not None else value
     return args
+
+
+def lookup_var_options(plugin, variables):
+    """The play variables a lookup reads options from (its ``vars:`` sources), templated.
+
+    Ansible hands a lookup those variables as written, so ``warden_local_ca: {key_path:
+    "{{ inventory_dir }}/ca_key"}`` or ``warden_openbao: {token: "{{ vaulted_token }}"}`` would
+    reach the plugin as literal text. Only the variables the plugin's options name are templated.
+    Pass the result to ``set_options(var_options=...)``.
+    """
+    templar = getattr(plugin, '_templar', None)
+    if not variables or templar is None:
+        return variables
+    definitions = C.config.get_configuration_definitions(plugin.plugin_type, plugin._load_name) or {}
+    names = set(entry['name'] for definition in definitions.values() for entry in definition.get('vars') or [])
+    return dict((name, templar.template(variables[name])) for name in sorted(names) if name in variables)

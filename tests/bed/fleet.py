@@ -5,8 +5,14 @@ whole of /etc (so Ansible's atomic rename() works and every write lands in the h
 dir), its own /root, /home, /run and /tmp, its own hostname and host key, and a real sshd on
 127.77.0.N:22. Hosts share the caller's network namespace, which must hold only loopback
 (see netns.py); the sshd binaries and /usr are the machine's own.
+
+By default the hosts die with the Python process that started them (--pdeathsig). With
+`Fleet(..., detach=True)` they outlive it: `save_state(path)` records every PID to signal (with
+its PID namespace and start time, so a reused PID is never signalled), and another process
+stops exactly those with `Fleet.from_state(path).stop()` (see fleetctl.py).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -32,6 +38,8 @@ mount --bind "$d/root" /root
 mount --bind "$d/home" /home
 mount --bind "$d/run" /run
 mount --bind "$d/log" /var/log   # logins write wtmp/lastlog: keep them off the real machine
+mkdir -p /var/lib/warden          # an empty mount point on the machine; each host's own below
+mount --bind "$d/warden" /var/lib/warden   # workload actor keys are per host, as on real hosts
 mount --bind "$d/tmp" /tmp   # last: $d may itself live under /tmp
 hostname "$name"
 echo "$name" > /etc/hostname
@@ -73,6 +81,29 @@ def _pidns(pid):
         return None
 
 
+def _start_time(pid):
+    """Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_alive(pid, start):
+    """True while `pid` is the process that had start time `start` and is not a zombie.
+
+    A detached host's `unshare` is reaped by whoever adopted it (maybe nobody): a zombie
+    counts as gone.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X") and int(fields[19]) == start
+
+
 def _children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -103,6 +134,18 @@ def _listen_inode(address, port):
     return None
 
 
+def write_state(path, data):
+    """Write a fleet state (JSON) to `path` atomically, mode 0600."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
 class Host:
     """One mini host. `pid` is its PID 1 as seen from outside (the one to signal)."""
 
@@ -119,8 +162,11 @@ class Host:
         self.run_dir = self.dir / "run"
         self.boot_log = self.dir / "boot.log"
         self.proc = None  # the `unshare` process (ignores SIGTERM; not what we signal)
+        self.unshare_pid = None  # its PID: also known to a Fleet restored from a state file
+        self.unshare_start = None
         self.pid = None
         self.pidns = None
+        self.pid_start = None  # start time of PID 1 (tells it apart from a reused PID)
         self.ready = False  # booted: PID 1 has its SIGTERM trap, sshd answers
 
     def __repr__(self):
@@ -128,7 +174,7 @@ class Host:
 
     # --- files -------------------------------------------------------------------------------
     def _prepare(self, authorized_key):
-        for sub in ("etc.upper", "etc.work", "home", "run", "log"):
+        for sub in ("etc.upper", "etc.work", "home", "run", "log", "warden"):
             (self.dir / sub).mkdir(parents=True)
         for name in ("wtmp", "btmp", "lastlog"):  # what a freshly installed host has
             (self.dir / "log" / name).touch(mode=0o660)
@@ -236,7 +282,11 @@ class Fleet:
     """
 
     def __init__(self, count=3, workdir=None, domain="fleet.test", base="127.77.0.",
-                 start_timeout=30.0, keep=False):
+                 start_timeout=30.0, keep=False, detach=False, control_dir=None):
+        """`detach=True`: hosts outlive this process (no --pdeathsig); stop them with stop(),
+        here or from another process through save_state() / from_state(). `control_dir`: use
+        this directory (created if missing, left in place by stop) for ssh control sockets
+        instead of a fresh one under /tmp; stop() ends the ControlPersist masters using it."""
         if not base.startswith("127.") or not 1 <= count <= 254:
             raise ValueError("hosts must be on 127.0.0.0/8, at most 254 per base")
         self.count = count
@@ -244,6 +294,8 @@ class Fleet:
         self.base = base
         self.start_timeout = start_timeout
         self.keep = keep
+        self.detach = detach
+        self.given_control_dir = Path(control_dir) if control_dir else None
         self.workdir = Path(workdir or tempfile.gettempdir())
         self.dir = None
         self.hosts = []
@@ -276,7 +328,11 @@ class Fleet:
         self.dir = Path(tempfile.mkdtemp(prefix="fleet-", dir=self.workdir))
         # ssh control sockets need a short path (sun_path is 108 bytes) and must not be shared
         # with other runs: a socket in ~/.ansible/cp would be reused across network namespaces.
-        self.control_dir = Path(tempfile.mkdtemp(prefix="fcp-", dir="/tmp"))
+        if self.given_control_dir:
+            self.given_control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.control_dir = self.given_control_dir
+        else:
+            self.control_dir = Path(tempfile.mkdtemp(prefix="fcp-", dir="/tmp"))
         self.key_path = self.dir / "controller_ed25519"
         self.known_hosts = self.dir / "known_hosts"
         self.inventory_path = self.dir / "inventory.yml"
@@ -293,17 +349,20 @@ class Fleet:
                           for i in range(1, self.count + 1)]
             # All hosts boot concurrently; Popen from this thread only, because --pdeathsig
             # (which ends a host if this process dies) fires when the parent *thread* ends.
+            # Detached hosts skip it: they must outlive this process.
+            deathsig = [] if self.detach else ["setpriv", "--pdeathsig", "KILL", "--"]
             for h in self.hosts:
                 h._prepare(pubkey)
                 with open(h.boot_log, "wb") as log:
                     h.proc = subprocess.Popen(
-                        ["setpriv", "--pdeathsig", "KILL", "--",
+                        [*deathsig,
                          "unshare", "--mount", "--uts", "--pid", "--fork",
                          "--kill-child=SIGTERM", "--mount-proc", "--propagation", "private",
                          str(init), str(boot), h.name, h.fqdn, h.address, str(h.dir)],
                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                         cwd="/", start_new_session=True,
                     )
+                h.unshare_pid, h.unshare_start = h.proc.pid, _start_time(h.proc.pid)
             self._wait_ready()
             self._write_inventory()
         except BaseException:
@@ -327,6 +386,7 @@ class Fleet:
                     kids = _children(h.proc.pid)
                     if kids:
                         h.pid, h.pidns = kids[0], _pidns(kids[0])
+                        h.pid_start = _start_time(kids[0])
                     continue
                 if _banner(h.address, h.port, timeout=0.5):
                     h.ready = True
@@ -378,14 +438,16 @@ class Fleet:
         """PIDs this fleet started directly: each `unshare` and each host's PID 1."""
         pids = set()
         for h in self.hosts:
-            if h.proc:
-                pids.add(h.proc.pid)
+            if h.proc or h.unshare_pid:
+                pids.add(h.proc.pid if h.proc else h.unshare_pid)
             if h.pid:
                 pids.add(h.pid)
         return pids
 
     def _signal_init(self, h, sig):
         # Only signal the PID while it still is this host's PID 1 (no stray kill on PID reuse).
+        if h.pid_start is not None and not _is_alive(h.pid, h.pid_start):
+            return
         if h.pid and h.pidns and _pidns(h.pid) == h.pidns:
             try:
                 os.kill(h.pid, sig)
@@ -393,13 +455,20 @@ class Fleet:
                 pass
 
     def control_masters(self):
-        """PIDs of ssh ControlPersist masters (Ansible's) that use this fleet's control dir."""
+        """PIDs of ssh ControlPersist masters (Ansible's) that use this fleet's control dir.
+
+        Only `ssh` processes count: a command line that merely names the directory (the
+        command that started the fleet with --control-dir, say) is not a master.
+        """
         if not self.control_dir:
             return []
-        needle = str(self.control_dir).encode()
+        needle = (str(self.control_dir).rstrip("/") + "/").encode()
         pids = []
         for entry in filter(str.isdigit, os.listdir("/proc")):
             try:
+                with open(f"/proc/{entry}/comm", "rb") as f:
+                    if f.read().strip() != b"ssh":
+                        continue
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
                     if needle in f.read():
                         pids.append(int(entry))
@@ -421,6 +490,8 @@ class Fleet:
 
     def stop(self, timeout=10.0):
         """Stop every host (SIGTERM to its PID 1; SIGKILL if it lingers) and remove the files."""
+        if self.hosts and all(h.proc is None for h in self.hosts):
+            return self._stop_restored(timeout)
         for h in self.hosts:
             if h.proc and h.proc.poll() is None:
                 if h.pid is None:  # died or never forked: find PID 1 now
@@ -444,7 +515,93 @@ class Fleet:
                     h.proc.kill()  # the unshare we started; its child dies via --kill-child
                     h.proc.wait()
         self._end_control_masters()
+        self._remove_files()
+
+    def _remove_files(self):
         if not self.keep:
-            for d in (self.dir, self.control_dir):
+            for d in (self.dir, None if self.given_control_dir else self.control_dir):
                 if d:
                     shutil.rmtree(d, ignore_errors=True)
+
+    # --- detached fleets: state file, stop from another process ---------------------------------
+    def state(self):
+        """What another process needs to reach and stop this fleet (JSON-able)."""
+        return {
+            "version": 1,
+            "base": self.base,
+            "domain": self.domain,
+            "count": self.count,
+            "dir": str(self.dir),
+            "control_dir": str(self.control_dir),
+            "own_control_dir": self.given_control_dir is None,
+            "key_path": str(self.key_path),
+            "known_hosts": str(self.known_hosts),
+            "inventory_path": str(self.inventory_path),
+            "hosts": [{
+                "name": h.name, "fqdn": h.fqdn, "address": h.address, "port": h.port,
+                "pid": h.pid, "pidns": h.pidns, "pid_start": h.pid_start,
+                "unshare_pid": h.unshare_pid, "unshare_start": h.unshare_start,
+            } for h in self.hosts],
+        }
+
+    def save_state(self, path, **extra):
+        """Write state() (plus `extra` fields) to `path` atomically, mode 0600."""
+        return write_state(path, dict(self.state(), **extra))
+
+    @classmethod
+    def from_state(cls, path_or_state):
+        """A Fleet bound to hosts another process started (detach=True), from its state.
+
+        Its hosts can run commands, read files and be stopped; nothing new is started.
+        """
+        data = path_or_state
+        if not isinstance(data, dict):
+            data = json.loads(Path(path_or_state).read_text())
+        fleet = cls(count=data["count"], workdir=Path(data["dir"]).parent, domain=data["domain"],
+                    base=data["base"], detach=True,
+                    control_dir=None if data.get("own_control_dir", True) else data["control_dir"])
+        fleet.dir = Path(data["dir"])
+        fleet.control_dir = Path(data["control_dir"])
+        fleet.key_path = Path(data["key_path"])
+        fleet.known_hosts = Path(data["known_hosts"])
+        fleet.inventory_path = Path(data["inventory_path"])
+        for i, saved in enumerate(data["hosts"], start=1):
+            h = Host(fleet, i, saved["address"], fleet.domain)
+            h.name, h.fqdn, h.port = saved["name"], saved["fqdn"], saved["port"]
+            h.dir = fleet.dir / h.name
+            h.upper, h.root_dir = h.dir / "etc.upper", h.dir / "root"
+            h.home_dir, h.run_dir, h.boot_log = h.dir / "home", h.dir / "run", h.dir / "boot.log"
+            h.pid, h.pidns, h.pid_start = saved["pid"], saved["pidns"], saved["pid_start"]
+            h.unshare_pid, h.unshare_start = saved["unshare_pid"], saved["unshare_start"]
+            h.ready = True
+            fleet.hosts.append(h)
+        return fleet
+
+    def alive_pids(self):
+        """The recorded PIDs (each PID 1 and each `unshare`) that still run, start time checked."""
+        alive = set()
+        for h in self.hosts:
+            for pid, start in ((h.pid, h.pid_start), (h.unshare_pid, h.unshare_start)):
+                if pid and start is not None and _is_alive(pid, start):
+                    alive.add(pid)
+        return alive
+
+    def _stop_restored(self, timeout):
+        # Not our children: signal each recorded PID 1 (only while it is that same process),
+        # then poll until the PID 1s and their `unshare` parents are gone.
+        for h in self.hosts:
+            self._signal_init(h, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.alive_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.alive_pids():
+            for h in self.hosts:
+                self._signal_init(h, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while self.alive_pids() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        left = self.alive_pids()
+        self._end_control_masters()
+        if left:
+            raise RuntimeError(f"fleet processes still running after stop: {sorted(left)}")
+        self._remove_files()
