@@ -19,12 +19,20 @@ import time
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable, ValidationError
 
 try:
-    import httpx
-    HAS_HTTPX = True
-    HTTPX_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - depends on the controller
+    from importlib.util import find_spec
+    HAS_HTTPX = find_spec('httpx') is not None
+except (ImportError, ValueError):  # pragma: no cover
     HAS_HTTPX = False
-    HTTPX_IMPORT_ERROR = exc
+
+httpx = None  # imported on first use: it costs ~0.3 s per process, and embedded mode never needs it
+
+
+def _httpx():
+    global httpx  # pylint: disable=global-statement
+    if httpx is None:
+        import httpx as module  # pylint: disable=import-outside-toplevel
+        httpx = module
+    return httpx
 
 try:
     from urllib.parse import urlsplit, urlunsplit
@@ -83,7 +91,8 @@ class FlexAuthClient(object):
                  client_cert=None, client_key=None, timeout=5.0, retries=2, backoff=0.2):
         if not HAS_HTTPX:
             raise PolicyUnavailable('the Python library httpx is required for policy mode flex_auth '
-                                    '(pip install httpx): %s' % HTTPX_IMPORT_ERROR)
+                                    '(pip install httpx)')
+        _httpx()
         self.base = url.rstrip('/')
         self.display = redact_url(self.base)
         self.retries = max(0, int(retries))

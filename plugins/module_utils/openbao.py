@@ -45,6 +45,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth imp
     check_response,
     response_json,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import CERT_SUFFIX, parse_public_key
 
 try:
@@ -93,8 +94,6 @@ SESSION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', '
                    'cert_auth_public_key', 'cert_auth_private_key')
 ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'duration': 'float', 'dict': 'dict'}
 
-TRUE_WORDS = ('1', 'true', 'yes', 'on', 'y', 't')
-FALSE_WORDS = ('0', 'false', 'no', 'off', 'n', 'f')
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*$')
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
@@ -156,14 +155,10 @@ def _shown(name, value):
 
 def _coerce(name, value, kind):
     if kind == 'bool':
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in TRUE_WORDS:
-            return True
-        if text in FALSE_WORDS:
-            return False
-        raise _problem(name, 'must be a boolean, got %s' % _shown(name, value))
+        parsed = parse_bool(value)
+        if parsed is None:
+            raise _problem(name, 'must be a boolean, got %s' % _shown(name, value))
+        return parsed
     if kind == 'int':
         if isinstance(value, bool):
             raise _problem(name, 'must be a whole number, got a boolean')

@@ -26,6 +26,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     ValidationError,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import FlexAuthClient
+from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
     GATE_OFF,
     UNAVAILABLE,
@@ -91,21 +92,13 @@ POLICY_CHECK_SPEC = dict(ACTOR_SOURCE_SPEC, **{
 })
 POLICY_CHECK_EXCLUSIVE = [['public_key', 'pubkey_fingerprint'], ['actors', 'inventory_file']]
 
-TRUE_WORDS = ('1', 'true', 'yes', 'on', 'y', 't')
-FALSE_WORDS = ('0', 'false', 'no', 'off', 'n', 'f')
-
-
 def _coerce(name, value, kind):
     field = 'policy.%s' % name
     if kind == 'bool':
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in TRUE_WORDS:
-            return True
-        if text in FALSE_WORDS:
-            return False
-        raise ValidationError([(field, 'must be a boolean, got %r' % (value,))], what='policy settings')
+        parsed = parse_bool(value)
+        if parsed is None:
+            raise ValidationError([(field, 'must be a boolean, got %r' % (value,))], what='policy settings')
+        return parsed
     if kind in ('int', 'float'):
         try:
             number = int(value) if kind == 'int' else float(value)

@@ -22,6 +22,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     ValidationError,
     WardenError,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import (
     LocalCA,
     describe,
@@ -75,7 +76,7 @@ def _option(options, env, name, table):
     if kind == 'path' and isinstance(value, str):
         value = os.path.expanduser(value)
     if kind == 'bool' and isinstance(value, str):
-        value = value.strip().lower() in ('1', 'true', 'yes', 'on')
+        value = bool(parse_bool(value))
     return value
 
 
