@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .PHONY: help demo test lint sanity unit integration build bootstrap clean distclean
 
 help:
-	@echo "make demo         bootstrap, build, run the gate demo playbook"
+	@echo "make demo         bootstrap, build, run the gate demo and the fleet demo (OpenBao, PDP, sshd hosts)"
 	@echo "make test         bootstrap, build, then lint, sanity, unit and integration tests"
 	@echo "make lint|sanity|unit|integration   one test stage (after bootstrap and build)"
 	@echo "make build        bootstrap, build the tarball and install it into build/collections"

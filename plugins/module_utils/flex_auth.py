@@ -34,6 +34,7 @@ def _httpx():
         httpx = module
     return httpx
 
+
 try:
     from urllib.parse import urlsplit, urlunsplit
 except ImportError:  # pragma: no cover

@@ -92,6 +92,7 @@ POLICY_CHECK_SPEC = dict(ACTOR_SOURCE_SPEC, **{
 })
 POLICY_CHECK_EXCLUSIVE = [['public_key', 'pubkey_fingerprint'], ['actors', 'inventory_file']]
 
+
 def _coerce(name, value, kind):
     field = 'policy.%s' % name
     if kind == 'bool':

@@ -7,7 +7,6 @@ loading the registry file the role installs. A real OpenBao dev server serves pr
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from tests.bed.ansible_run import run_playbook
 from tests.bed.collection_path import collections_dir, ensure_on_path
 from tests.bed.fleet import Fleet
 from tests.bed.openbao import OpenBaoDev, free_port
+from tests.bed.pdp_service import install_pdp_service
 
 ensure_on_path()
 from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
@@ -40,63 +40,6 @@ NEW_ACTOR = {'agt-new-bridge': {'type': 'agt', 'principals': ['agt-new'], 'ttl_h
 DEPLOYED = dict((k, v) for k, v in dict(ACTORS, **NEW_ACTOR).items() if k != 'atm-backup-daily')
 FINGERPRINT = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU'
 
-# A sysv init script, as a distribution would ship one, for the test PDP (tests/bed/pdp_server.py).
-INIT_SCRIPT = r"""#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          flex-auth
-# Required-Start:    $remote_fs
-# Required-Stop:     $remote_fs
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: flex-auth compatible policy decision point (test bed)
-### END INIT INFO
-RUN=/run/flex-auth
-PIDFILE=$RUN/pdp.pid
-READY=$RUN/ready.json
-LOG=/var/log/flex-auth/flex-auth.log
-
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
-
-do_start() {
-    running && return 0
-    rm -f "$READY"
-    setsid setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 "$RUN/pdp_server.py" \
-        --registry @REGISTRY@ --listen @LISTEN@ --collections "$RUN/collections" \
-        --token-file /etc/flex-auth/token --decision-log /var/log/flex-auth/decisions.jsonl \
-        --pid-file "$PIDFILE" --ready-file "$READY" </dev/null >>"$LOG" 2>&1 &
-    pid=$!
-    i=0
-    while [ $i -lt 100 ]; do
-        [ -f "$READY" ] && return 0
-        if ! kill -0 $pid 2>/dev/null; then
-            echo "flex-auth did not start: $(tail -n 1 "$LOG")"
-            return 1
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo "flex-auth did not get ready in 10s"
-    return 1
-}
-
-do_stop() {
-    running || return 0
-    pid=$(cat "$PIDFILE")
-    kill -TERM "$pid"
-    i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    rm -f "$PIDFILE" "$READY"
-}
-
-case "$1" in
-    start) do_start ;;
-    stop) do_stop ;;
-    restart|force-reload) do_stop; do_start ;;
-    reload) running || { echo "flex-auth is not running"; exit 7; }; kill -HUP "$(cat "$PIDFILE")" ;;
-    status) if running; then echo "flex-auth is running"; exit 0; else echo "flex-auth is not running"; exit 3; fi ;;
-    *) echo "Usage: $0 {start|stop|restart|reload|force-reload|status}"; exit 2 ;;
-esac
-"""
 
 
 def snapshot_of(actors):
@@ -126,22 +69,8 @@ class Bed(object):
         inv = yaml.safe_load(self.fleet.inventory_path.read_text())
         inv['all']['children']['flex_auth'] = {'hosts': {h.name: {} for h in self.fleet}}
         self.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
-        module_utils = Path(collections_dir()) / 'ansible_collections/netkingdom/warden/plugins/module_utils'
         for host in self.fleet:
-            self._install_service(host, module_utils)
-
-    def _install_service(self, host, module_utils):
-        # Everything the service needs is copied into the host's own /run (the PDP runs as nobody,
-        # and the machine's /tmp and /root are not visible inside a mini host).
-        run = Path(host.run_dir) / 'flex-auth'
-        target = run / 'collections/ansible_collections/netkingdom/warden/plugins/module_utils'
-        shutil.copytree(module_utils, target, ignore=shutil.ignore_patterns('__pycache__'))
-        shutil.copy(ROOT / 'tests/bed/pdp_server.py', run / 'pdp_server.py')
-        script = INIT_SCRIPT.replace('@REGISTRY@', REGISTRY).replace('@LISTEN@', '%s:%d' % (host.address, PORT))
-        host.write_file('/etc/init.d/flex-auth', script, mode=0o755)
-        host.write_file('/etc/flex-auth/token', self.token + '\n', mode=0o640)
-        host.run('chgrp nogroup /etc/flex-auth/token && chown -R nobody:nogroup /run/flex-auth '
-                 '&& mkdir -p /var/log/flex-auth && chown nobody:nogroup /var/log/flex-auth')
+            install_pdp_service(host, collections_dir(), REGISTRY, '%s:%d' % (host.address, PORT), self.token)
 
     def stop(self):
         self.fleet.stop()
