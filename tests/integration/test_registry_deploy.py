@@ -41,7 +41,6 @@ DEPLOYED = dict((k, v) for k, v in dict(ACTORS, **NEW_ACTOR).items() if k != 'at
 FINGERPRINT = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU'
 
 
-
 def snapshot_of(actors):
     found, dummy = A.load_actors(actors)
     return R.build_snapshot(found)
