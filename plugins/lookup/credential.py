@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - netkingdom.warden.audit
   - netkingdom.warden.audit.PLUGINS
+  - netkingdom.warden.routing
 options:
   _terms:
     description: Credential needs (V(npm token)) or catalog entry ids (V(npm-publish-token)).
@@ -46,19 +47,6 @@ options:
       - name: WARDEN_ROUTING_CATALOG
     vars:
       - name: warden_routing_catalog
-  domain:
-    description: Value of the C(<domain>) placeholder.
-    type: str
-  field:
-    description: Value of the C(<field>) placeholder (the KV field to return).
-    type: str
-  path:
-    description: Value of the C(<path>) placeholder.
-    type: str
-  placeholders:
-    description: Values of any other placeholders.
-    type: dict
-    default: {}
   subject:
     description:
       - The subject the gate decides for (C(subject.id)), for example V(iam:alice@netkingdom.example).

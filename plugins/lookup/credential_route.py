@@ -23,6 +23,8 @@ description:
     reviewed more than O(stale_days) days ago are shown with a warning.
 author:
   - netkingdom.warden developers (@netkingdom)
+extends_documentation_fragment:
+  - netkingdom.warden.routing
 options:
   _terms:
     description: Credential needs, or catalog entry ids.
@@ -39,21 +41,6 @@ options:
       - name: WARDEN_ROUTING_CATALOG
     vars:
       - name: warden_routing_catalog
-  domain:
-    description: Value of the C(<domain>) placeholder.
-    type: str
-  field:
-    description: Value of the C(<field>) placeholder.
-    type: str
-  path:
-    description: Value of the C(<path>) placeholder.
-    type: str
-  placeholders:
-    description:
-      - "Values of any other placeholders, for example C({actor: agt-state-hub-bridge, host: bridge1})."
-      - "Values may hold only letters, digits and C(_ @ % + = : , . / -), and nothing that looks like a secret."
-    type: dict
-    default: {}
   strict:
     description:
       - Fail on a tie or a no-match (the error names the closest candidates).

@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - netkingdom.warden.attributes
   - netkingdom.warden.attributes.ACTIONGROUP_WARDEN
+  - netkingdom.warden.routing
 attributes:
   check_mode:
     support: full
@@ -55,21 +56,6 @@ options:
   find:
     description: A credential need in plain words, for example V(npm token), V(login oidc).
     type: str
-  domain:
-    description: Value of the C(<domain>) placeholder.
-    type: str
-  field:
-    description: Value of the C(<field>) placeholder.
-    type: str
-  path:
-    description: Value of the C(<path>) placeholder (not a file on the host).
-    type: str
-  placeholders:
-    description:
-      - "Values of any other placeholders, for example C({actor: agt-state-hub-bridge, host: bridge1})."
-      - "Values may hold only letters, digits and C(_ @ % + = : , . / -), and nothing that looks like a secret."
-    type: dict
-    default: {}
   stale_days:
     description: Routes reviewed more than this many days ago are reported as stale.
     type: int
