@@ -250,7 +250,7 @@ def test_the_ca_is_never_replaced(bed, tmp_path):
     other_public = keygen(tmp_path / 'other_ca')
     other_private = (tmp_path / 'other_ca').read_text()
     writes = len(audit_writes(bed.audit))
-    run = bed.play(tmp_path, warden_openbao_ca_private_key=other_private, warden_openbao_ca_public_key=other_public)
+    run = bed.play(tmp_path, openbao_ssh_ca_private_key=other_private, openbao_ssh_ca_public_key=other_public)
     assert run.rc == 0, run.output
     res = ensure_result(run)
     assert res['changed'] is False, res['changes']
@@ -265,7 +265,7 @@ def test_the_ca_is_never_replaced(bed, tmp_path):
 
 def test_a_ttl_cap_above_the_type_max_is_refused(bed, tmp_path):
     writes = len(audit_writes(bed.audit))
-    run = bed.play(tmp_path, warden_openbao_ssh_max_ttl_hours={'adm': 48, 'agt': 25, 'atm': 8})
+    run = bed.play(tmp_path, openbao_ssh_ca_max_ttl_hours={'adm': 48, 'agt': 25, 'atm': 8})
     assert run.rc != 0
     res = ensure_result(run)
     assert res['failed']
@@ -277,7 +277,7 @@ def test_a_ttl_cap_above_the_type_max_is_refused(bed, tmp_path):
 
 def test_ca_rotation_adds_an_issuer_then_makes_it_the_default(bed, tmp_path):
     old = bed.ca()
-    run = bed.play(tmp_path, warden_openbao_ca_rotate=True, warden_openbao_ca_issuer_name='ca-next')
+    run = bed.play(tmp_path, openbao_ssh_ca_rotate=True, openbao_ssh_ca_issuer_name='ca-next')
     assert run.rc == 0, run.output
     res = ensure_result(run)
     assert res['changed'] is True and len(res['changes']) == 1, res['changes']
@@ -286,8 +286,8 @@ def test_ca_rotation_adds_an_issuer_then_makes_it_the_default(bed, tmp_path):
     issuers = bed.bao.request('LIST', 'ssh/issuers')['data']['keys']
     assert len(issuers) == 2
 
-    run = bed.play(tmp_path, warden_openbao_ca_rotate=True, warden_openbao_ca_issuer_name='ca-next',
-                   warden_openbao_ca_make_default=True)
+    run = bed.play(tmp_path, openbao_ssh_ca_rotate=True, openbao_ssh_ca_issuer_name='ca-next',
+                   openbao_ssh_ca_make_default=True)
     assert run.rc == 0, run.output
     res = ensure_result(run)
     assert len(res['changes']) == 1 and res['changes'][0].startswith('made CA issuer ca-next the default'), res
