@@ -11,8 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.audit import ACTIVITY_SPEC, query, resolve_path
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-
-AUDIT_LOG_VARIABLE = 'warden_audit_log'
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import play_audit_log
 
 
 class ActionModule(ActionBase):
@@ -24,8 +23,8 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ACTIVITY_SPEC)
         path = args.get('path')
-        if not path and task_vars and AUDIT_LOG_VARIABLE in task_vars:
-            path = self._templar.template(task_vars[AUDIT_LOG_VARIABLE]) or None
+        if not path:
+            path = play_audit_log(task_vars, self._templar) or None  # warden_audit_log, else warden_config's
         try:
             path = resolve_path(path)
             records = query(path=path, days=args.get('days'), kind=args.get('kind'), actor=args.get('actor'),

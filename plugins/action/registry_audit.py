@@ -11,6 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import play_audit_log
 
 OUTCOMES = ['deployed', 'unchanged', 'rolled_back', 'failed']
 AUDIT_SPEC = {
@@ -22,7 +23,6 @@ AUDIT_SPEC = {
     'audit_log': {'type': 'path'},
 }
 MAX_REASON = 2000
-AUDIT_LOG_VARIABLE = 'warden_audit_log'
 
 
 class ActionModule(ActionBase):
@@ -37,8 +37,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=AUDIT_SPEC)
         path = args['audit_log']
-        if not path and AUDIT_LOG_VARIABLE in task_vars:
-            path = self._templar.template(task_vars[AUDIT_LOG_VARIABLE]) or None
+        if not path:
+            path = play_audit_log(task_vars, self._templar) or None  # warden_audit_log, else warden_config's
         reason = args['reason']
         if reason and len(reason) > MAX_REASON:
             reason = reason[:MAX_REASON - 3] + '...'

@@ -16,7 +16,8 @@ options:
     description:
       - Path, on the controller (or AWX execution node), of the audit trail this plugin appends one
         JSON-lines record to for every event.
-      - Default the play variable C(warden_audit_log), else the environment variable E(WARDEN_AUDIT_LOG),
+      - Default the play variable C(warden_audit_log), else the C(warden_config) file's C(audit_log)
+        (or C(<state_dir>/audit.jsonl)), else the environment variable E(WARDEN_AUDIT_LOG),
         else C(~/.local/state/warden/audit.jsonl).
       - Auditing cannot be turned off; values such as V(off) or V(/dev/null) are refused.
       - Records hold metadata only (actor, host, principals, serial, key id, validity, fingerprints,

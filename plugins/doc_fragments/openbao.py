@@ -26,7 +26,10 @@ options:
       - There is no C(~/.vault-token) fallback and an ambient C(VAULT_TOKEN) is never used by any auth
         method other than V(token); credentials are explicit.
       - The controller logs in once per process and settings, not once per host or loop item.
-      - In the action plugins, defaults to the play variable C(warden_openbao).
+      - In the action plugins, defaults to the play variable C(warden_openbao). Sub-options left unset are
+        then taken from the C(vault) section of the ops-warden C(warden.yaml) named by the play variable
+        C(warden_config) (or E(WARDEN_CONFIG)), before the environment variables;
+        see C(docs/migration-from-ops-warden.md).
     type: dict
     suboptions:
       url:

@@ -17,7 +17,10 @@ options:
       - How the policy gate decides before anything is signed or fetched.
       - Each sub-option falls back to its environment variable, then to its default, so AWX
         credentials can inject them as environment variables.
-      - In the action plugins, default the play variable C(warden_policy).
+      - In the action plugins, default the play variable C(warden_policy). Sub-options left unset are then
+        taken from the C(policy) section of the ops-warden C(warden.yaml) named by the play variable
+        C(warden_config) (or E(WARDEN_CONFIG)), before the environment variables;
+        see C(docs/migration-from-ops-warden.md).
     type: dict
     default: {}
     suboptions:

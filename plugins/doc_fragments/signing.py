@@ -19,12 +19,14 @@ options:
       - V(auto) (the default) uses OpenBao when an OpenBao URL is configured (O(openbao.url), E(BAO_ADDR)
         or E(VAULT_ADDR)), else the local CA.
       - Environment variable E(WARDEN_SIGNING_BACKEND); in action plugins, default the play variable
-        C(warden_signing_backend).
+        C(warden_signing_backend), then C(backend) of the C(warden_config) file (V(vault) reads as V(openbao)),
+        before the environment variable.
     type: str
     choices: [auto, openbao, local]
   local_ca:
     description:
-      - The local CA for O(backend=local). In action plugins, default the play variable C(warden_local_ca).
+      - The local CA for O(backend=local). In action plugins, default the play variable C(warden_local_ca),
+        then the C(local) section of the C(warden_config) file (see C(docs/migration-from-ops-warden.md)).
     type: dict
     suboptions:
       key_path:
@@ -48,7 +50,8 @@ options:
   subject:
     description:
       - Subject id sent to the policy gate (for example V(iam:agt-state-hub-bridge)).
-      - Default the environment variable E(WARDEN_POLICY_SUBJECT), else the actor name.
+      - Default C(policy.subject) of the C(warden_config) file, else the environment variable
+        E(WARDEN_POLICY_SUBJECT), else the actor name.
     type: str
 """
 

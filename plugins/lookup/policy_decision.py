@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - netkingdom.warden.policy_gate
   - netkingdom.warden.policy_gate.ACTORS
   - netkingdom.warden.policy_gate.PLUGINS
+  - netkingdom.warden.warden_config
 options:
   _terms:
     description: Actor names, for example V(agt-state-hub-bridge).
@@ -82,7 +83,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (
     GateSettings,
     policy_request,
 )
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
 display = Display()
 
@@ -90,7 +91,7 @@ display = Display()
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
+        set_lookup_options(self, variables, kwargs)
         opts = dict((name, self.get_option(name)) for name in (
             'public_key', 'pubkey_fingerprint', 'principals', 'ttl_hours', 'subject',
             'actors', 'inventory_file', 'policy'))

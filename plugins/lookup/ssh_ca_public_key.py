@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - netkingdom.warden.signing.PLUGINS
   - netkingdom.warden.openbao
   - netkingdom.warden.openbao.PLUGINS
+  - netkingdom.warden.warden_config
 options:
   _terms:
     description: Not used.
@@ -63,13 +64,13 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import make_backend
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
 
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
+        set_lookup_options(self, variables, kwargs)
         try:
             all_issuers = self.get_option('all_issuers')
             backend = make_backend(self.get_option('backend'), self.get_option('openbao'), self.get_option('local_ca'),

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - netkingdom.warden.signing.PLUGINS
   - netkingdom.warden.openbao
   - netkingdom.warden.openbao.PLUGINS
+  - netkingdom.warden.warden_config
 options:
   _terms:
     description: OpenSSH public key lines to sign.
@@ -73,7 +74,7 @@ from ansible.plugins.lookup import LookupBase
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
 OPTIONS = ('actor', 'principals', 'ttl_hours', 'host', 'subject', 'actors', 'inventory_file', 'policy',
            'backend', 'openbao', 'local_ca', 'audit_log')
@@ -82,7 +83,7 @@ OPTIONS = ('actor', 'principals', 'ttl_hours', 'host', 'subject', 'actors', 'inv
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
+        set_lookup_options(self, variables, kwargs)
         args = dict((name, self.get_option(name)) for name in OPTIONS)
         host = args['host'] or (variables or {}).get('inventory_hostname') or 'controller'
         certs = []

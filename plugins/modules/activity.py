@@ -39,7 +39,8 @@ options:
   path:
     description:
       - The audit file on the controller.
-      - Default the play variable C(warden_audit_log), else the environment variable E(WARDEN_AUDIT_LOG),
+      - Default the play variable C(warden_audit_log), else the audit log of the ops-warden file named by the
+        play variable C(warden_config), else the environment variable E(WARDEN_AUDIT_LOG),
         else C(~/.local/state/warden/audit.jsonl) - the same file the signing plugins write
         (their C(audit_log) option).
       - A file that does not exist yet gives no records, not an error.

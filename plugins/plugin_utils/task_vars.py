@@ -1,13 +1,39 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Play variables that action plugins use when the task does not say otherwise."""
+"""Play variables that action plugins use when the task does not say otherwise.
+
+Precedence, for every plugin (action plugins through :func:`apply_play_defaults`, lookups through
+:func:`set_lookup_options`)::
+
+    option set on the task > warden_* play variable > the ops-warden warden.yaml named by
+    warden_config (or WARDEN_CONFIG) > environment variables > defaults
+
+The environment variables and defaults are applied later, where each option is read
+(GateSettings, make_backend, OpenBaoSettings, AuditLog), only to what is still unset here.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible import constants as C
+from ansible.errors import AnsibleActionFail, AnsibleLookupError
+from ansible.utils.display import Display
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.warden_config import (
+    CONFIG_ENV,
+    CONFIG_VARIABLE,
+    OPTION_VARIABLES,
+    fill_options,
+    is_set,
+    load_config,
+)
+
+display = Display()
 
 # option -> play variable read when the option is not set on the task
 VARIABLE_DEFAULTS = {
@@ -24,11 +50,48 @@ SIGNING_DEFAULTS = {
 }
 
 
-def apply_play_defaults(args, task_vars, templar, signing=False):
-    """Fill actors / inventory_file / policy from warden_* play variables.
+def _config(path, error):
+    """The loaded warden_config file (None when no path), its warnings shown once per run."""
+    if not path:
+        return None
+    try:
+        config = load_config(path)
+    except WardenError as exc:
+        raise error(str(exc))
+    for warning in config.warnings:
+        display.warning(warning)  # shown once: the controller de-duplicates warnings
+    return config
 
-    The actor source is taken from the play only when the task names neither
-    actors nor inventory_file, so a task can always override the play.
+
+def play_config(task_vars, templar):
+    """The warden.yaml named by the play variable ``warden_config``, else ``WARDEN_CONFIG``; or None.
+
+    Raises AnsibleActionFail (the task fails with the message) when the file is unreadable or wrong.
+    """
+    task_vars = task_vars or {}
+    path = templar.template(task_vars[CONFIG_VARIABLE]) if CONFIG_VARIABLE in task_vars else None
+    return _config(path or os.environ.get(CONFIG_ENV) or None, AnsibleActionFail)
+
+
+def play_audit_log(task_vars, templar):
+    """The audit log the play names: ``warden_audit_log``, else the warden_config file's; or None
+    (then WARDEN_AUDIT_LOG and the default apply)."""
+    task_vars = task_vars or {}
+    if task_vars.get(OPTION_VARIABLES['audit_log']) is not None:
+        path = templar.template(task_vars[OPTION_VARIABLES['audit_log']])
+        if path:
+            return path
+    config = play_config(task_vars, templar)
+    return config.get('audit_log') if config is not None else None
+
+
+def apply_play_defaults(args, task_vars, templar, signing=False):
+    """Fill actors / inventory_file / policy (and, for signing, backend / openbao / local_ca /
+    audit_log) from warden_* play variables, then from the warden_config file.
+
+    The actor source is taken from the play only when the task names neither actors nor
+    inventory_file, and from the file only when neither the task nor the play names one, so a task
+    can always override the play and the play the file.
     """
     task_vars = task_vars or {}
 
@@ -37,20 +100,29 @@ def apply_play_defaults(args, task_vars, templar, signing=False):
             return None
         return templar.template(task_vars[name])
 
-    if args.get('actors') is None and not args.get('inventory_file'):
+    actor_source = args.get('actors') is not None or bool(args.get('inventory_file'))
+    if not actor_source:
         actors = var(VARIABLE_DEFAULTS['actors'])
         if actors is not None:
             args['actors'] = actors
         else:
             args['inventory_file'] = var(VARIABLE_DEFAULTS['inventory_file'])
+        actor_source = actors is not None or bool(args.get('inventory_file'))
     policy = args.get('policy') or {}
-    if not any(v is not None for v in policy.values()):
+    if not is_set(policy):
         args['policy'] = var(VARIABLE_DEFAULTS['policy']) or {}
     if signing:
         for option, name in SIGNING_DEFAULTS.items():
             value = args.get(option)
-            if value is None or (isinstance(value, dict) and not any(v is not None for v in value.values())):
+            if not is_set(value):
                 args[option] = var(name) if var(name) is not None else value
+    config = play_config(task_vars, templar)
+    if config is not None:
+        chosen = dict((option, args.get(option)) for option in ['policy', 'inventory_file'] + (
+            list(SIGNING_DEFAULTS) if signing else []))
+        if 'subject' in args:
+            chosen['subject'] = args['subject']
+        args.update(fill_options(chosen, config, actor_source))
     return args
 
 
@@ -68,3 +140,34 @@ def lookup_var_options(plugin, variables):
     definitions = C.config.get_configuration_definitions(plugin.plugin_type, plugin._load_name) or {}
     names = set(entry['name'] for definition in definitions.values() for entry in definition.get('vars') or [])
     return dict((name, templar.template(variables[name])) for name in sorted(names) if name in variables)
+
+
+def set_lookup_options(plugin, variables, direct):
+    """``plugin.set_options`` for a lookup, with the warden_config file layered in.
+
+    The file (option ``warden_config``: the lookup's keyword, else the play variable, else
+    ``WARDEN_CONFIG``) fills what neither the keyword arguments nor the play variables set, before
+    environment variables and defaults. Returns the loaded config, or None.
+    """
+    var_options = lookup_var_options(plugin, variables) or {}
+    direct = dict(direct or {})
+    definitions = C.config.get_configuration_definitions(plugin.plugin_type, plugin._load_name) or {}
+    path = None
+    if CONFIG_VARIABLE in definitions:
+        path = direct.get(CONFIG_VARIABLE) or var_options.get(CONFIG_VARIABLE) or os.environ.get(CONFIG_ENV)
+    config = _config(path, AnsibleLookupError)
+    if config is not None:
+        chosen = {}
+        for option in [o for o in OPTION_VARIABLES if o in definitions] + (
+                ['subject'] if 'subject' in definitions else []):
+            value = direct.get(option)
+            if not is_set(value):
+                value = var_options.get(OPTION_VARIABLES.get(option))
+            chosen[option] = value
+        actor_source = any(is_set(direct.get(o)) for o in ('actors', 'inventory_file')) or any(
+            var_options.get(v) is not None for v in ('warden_actors', 'warden_inventory_file'))
+        for option, value in fill_options(chosen, config, actor_source).items():
+            if value is not None and value != chosen[option]:
+                direct[option] = value  # above the play variable, which it already includes
+    plugin.set_options(var_options=var_options, direct=direct)
+    return config
