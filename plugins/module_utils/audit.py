@@ -195,7 +195,7 @@ def _check_value(field, value, problems):
                      % type(value).__name__))
 
 
-def build_record(fields, node=None):
+def build_record(fields, node=None, job_id=None):
     """Validate ``fields`` and return the record dict, in schema order, ready to write.
 
     The secret guard runs first, over keys and values, so no error message below
@@ -235,6 +235,8 @@ def build_record(fields, node=None):
         record['ts'] = format_ts()
     if record.get('node') is None and node:
         record['node'] = node
+    if record.get('job_id') is None and job_id:
+        record['job_id'] = job_id
     # schema order, ts first
     return dict((name, record[name]) for name in ALL_FIELDS if name in record)
 
@@ -262,6 +264,8 @@ class AuditLog(object):
         self.keep = keep
         self.fsync = fsync
         self.node = node if node is not None else socket.gethostname()
+        # AWX sets JOB_ID in every job's environment: records of a sliced job name their slice's job
+        self.job_id = os.environ.get('JOB_ID') or None
         self.lock_path = self.path + '.lock'
 
     def __repr__(self):
@@ -269,7 +273,7 @@ class AuditLog(object):
 
     def record(self, **fields):
         """Validate, guard, and append one record. Returns the record as written."""
-        record = build_record(fields, node=self.node)
+        record = build_record(fields, node=self.node, job_id=self.job_id)
         line = json.dumps(record, separators=(',', ':'), ensure_ascii=True, allow_nan=False) + '\n'
         self._append(line.encode('ascii'))
         return record
@@ -280,7 +284,7 @@ class AuditLog(object):
         A signing path can call this before it signs, so a record the audit would refuse
         stops the signing instead of leaving a certificate with no audit record.
         """
-        return build_record(fields, node=self.node)
+        return build_record(fields, node=self.node, job_id=self.job_id)
 
     def query(self, **filters):
         return query(self.path, **filters)
