@@ -85,7 +85,6 @@ def test_explicit_ts_node_and_extra_fields_are_kept(log_path):
     assert set(A.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(A.EXTRA_FIELDS) <= 12
 
 
-
 def test_awx_job_id_from_the_environment(log_path, monkeypatch):
     monkeypatch.setenv('JOB_ID', '812')
     log = AuditLog(log_path, node='awx-ee-node-1')
@@ -93,6 +92,7 @@ def test_awx_job_id_from_the_environment(log_path, monkeypatch):
     assert log.record(**dict(SIGN, job_id=4711))['job_id'] == 4711  # an explicit id wins
     monkeypatch.delenv('JOB_ID')
     assert 'job_id' not in AuditLog(log_path).record(**SIGN)
+
 
 BAD_RECORDS = [
     ('unknown field', dict(SIGN, colour='blue'), 'colour', 'unknown audit field'),
