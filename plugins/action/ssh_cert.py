@@ -12,14 +12,13 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import describe
+from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
     SSH_CERT_EXCLUSIVE,
     SSH_CERT_SPEC,
     build_service,
     default_key_path,
     parse_renew_before,
-    result_fields,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
@@ -67,32 +66,26 @@ class ActionModule(ActionBase):
             if args['type'] == 'host':
                 request = cert_request('host', principals=args['principals'], ttl_hours=args['ttl_hours'],
                                        host_names=[host, seen.get('fqdn'), seen.get('hostname')])
-            reason, current = service.plan(request, seen['public_key'], seen['certificate'], renew_before,
-                                           args['force'])
+            job = CertJob(service, request, host, renew_before, args['force'], subject=args['subject'])
+            reason = job.plan(seen['public_key'], seen['certificate'])
         except WardenError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
 
         result.update(path=cert_path, reason=reason, generated=seen.get('generated', False))
-        before = describe(current)
-        if reason == 'valid':
-            service.record(request, host, 'kept', reason, fingerprint=current['key_fingerprint'], cert=current)
-            result.update(result_fields(current, None), changed=bool(seen.get('changed')))
+        if not job.needed:
+            result.update(job.kept(), changed=bool(seen.get('changed')))
             return result
         if self._task.check_mode:
-            result.update(changed=True, principals=request['principals'], policy_decision_id=None,
-                          msg='would sign a new certificate (%s)' % reason)
+            result.update(job.planned(), changed=True)
             if self._task.diff:
-                result['diff'] = {'before': _diff_text(before), 'after': _diff_text({
-                    'principals': request['principals'], 'ttl_hours': request['ttl_hours'],
-                    'serial': '(new)', 'cert_type': request['cert_type']})}
+                result['diff'] = job.diff()
             return result
 
         try:
-            cert, parsed, decision = service.issue(request, seen['public_key'], host, reason, subject=args['subject'])
+            cert = job.sign()
         except PolicyDenied as exc:
-            result.update(failed=True, changed=False, msg=str(exc), reason=exc.decision.reason,
-                          policy_decision_id=exc.decision.decision_id, decision=exc.decision.as_dict())
+            result.update(denied_fields(exc), failed=True, changed=False, msg=str(exc))
             return result
         except WardenError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
@@ -102,24 +95,13 @@ class ActionModule(ActionBase):
                       'owner': args['owner'], 'group': args['group'], 'mode': args['mode']}
         written = self._host_call(write_args, task_vars)
         if written.get('failed'):
-            service.record(request, host, 'failed', 'write: %s' % written.get('msg'),
-                           fingerprint=parsed['key_fingerprint'], cert=parsed, decision=decision,
-                           subject=args['subject'])
+            job.write_failed(written.get('msg'))
             result.update(failed=True, changed=False, msg='writing %s failed: %s' % (cert_path, written.get('msg')))
             return result
-        service.record(request, host, 'signed', reason, fingerprint=parsed['key_fingerprint'], cert=parsed,
-                       decision=decision, subject=args['subject'])
-        for warning in (decision.warnings if decision is not None else []):
+        fields, warnings = job.written()
+        for warning in warnings:
             self._display.warning(warning)
-        result.update(result_fields(parsed, decision), changed=True)
+        result.update(fields, changed=True)
         if self._task.diff:
-            result['diff'] = {'before': _diff_text(before), 'after': _diff_text(describe(parsed))}
+            result['diff'] = job.diff()
         return result
-
-
-def _diff_text(info):
-    if not info:
-        return '(no certificate)\n'
-    keys = ('cert_type', 'principals', 'valid_after', 'valid_before', 'ttl_hours', 'serial', 'key_id')
-    return ''.join('%s: %s\n' % (k, ', '.join(info[k]) if isinstance(info[k], list) else info[k])
-                   for k in keys if k in info)

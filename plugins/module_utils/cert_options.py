@@ -66,7 +66,10 @@ def parse_renew_before(value):
     if not match:
         raise ValidationError([('renew_before', 'must be hours or a duration such as 90m, 12h or 2d, got %r'
                                 % (value,))], what='options')
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    if seconds == float('inf'):
+        raise ValidationError([('renew_before', 'is too large, got %r' % (value,))], what='options')
+    return seconds
 
 
 def default_key_path(args):

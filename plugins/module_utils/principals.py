@@ -36,7 +36,7 @@ MAX_FILE_BYTES = 1024 * 1024
 # Account names that are safe to put into a path through %u: no '/', no leading '-' or '.',
 # no whitespace or control characters (POSIX portable names plus a trailing '$' for machine
 # accounts).
-ACCOUNT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$')
+ACCOUNT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?\Z')
 
 
 # --- validation --------------------------------------------------------------------------------

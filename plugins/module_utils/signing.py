@@ -147,11 +147,8 @@ class OpenBaoBackend(object):
 _BACKENDS = {}
 
 
-def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_auth=True):
-    """The signing backend for these options, shared by every sign in this process.
-
-    ``need_auth=False`` is enough to read the CA public key (OpenBao serves it unauthenticated).
-    """
+def backend_name(backend='auto', openbao=None, env=None):
+    """``openbao`` or ``local``: which backend these options select (nothing is built or contacted)."""
     env = os.environ if env is None else env
     backend = backend or env.get('WARDEN_SIGNING_BACKEND') or 'auto'
     if backend not in BACKENDS:
@@ -160,6 +157,16 @@ def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_aut
     if backend == 'auto':
         has_url = (openbao or {}).get('url') or env.get('BAO_ADDR') or env.get('VAULT_ADDR')
         backend = 'openbao' if has_url else 'local'
+    return backend
+
+
+def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_auth=True):
+    """The signing backend for these options, shared by every sign in this process.
+
+    ``need_auth=False`` is enough to read the CA public key (OpenBao serves it unauthenticated).
+    """
+    env = os.environ if env is None else env
+    backend = backend_name(backend, openbao, env)
     if backend == 'openbao':
         from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
         settings = OpenBaoSettings(openbao, env=env, require_auth=need_auth)

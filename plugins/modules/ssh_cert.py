@@ -98,7 +98,8 @@ options:
   generate_key:
     description:
       - Generate the key pair on the host (with C(ssh-keygen)) when the private key does not exist.
-        The private key is created on the host and never leaves it.
+        The private key is created on the host and never leaves it; a missing key directory is created
+        with mode C(0700).
     type: bool
     default: false
   key_type:

@@ -56,6 +56,8 @@ options:
     description:
       - With O(state=read), create the key pair with C(ssh-keygen) when the private key (O(public_key_path)
         without C(.pub)) does not exist. The private key is created on the host with mode C(0600).
+      - A missing key directory is created with mode C(0700) (missing parents C(0755)), owned by the
+        user the module runs as.
     type: bool
     default: false
   key_type:
@@ -131,6 +133,21 @@ def read_text(path):
         return None
 
 
+def make_private_directory(module, directory):
+    """Create the key's directory 0700 (missing parents 0755), owned by the user the module runs as."""
+    missing = []
+    current = directory
+    while current and current != '/' and not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    try:
+        for path in reversed(missing):
+            os.mkdir(path, 0o755)
+            os.chmod(path, 0o700 if path == directory else 0o755)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot create the key directory %s: %s' % (directory, exc))
+
+
 def generate(module, public_key_path):
     private = public_key_path[:-4] if public_key_path.endswith('.pub') else public_key_path
     if os.path.exists(private):
@@ -139,7 +156,7 @@ def generate(module, public_key_path):
         return True
     directory = os.path.dirname(private) or '.'
     if not os.path.isdir(directory):
-        module.fail_json(msg='cannot generate a key: directory %s does not exist' % directory)
+        make_private_directory(module, directory)
     cmd = [module.get_bin_path('ssh-keygen', required=True), '-q', '-t', module.params['key_type'],
            '-N', '', '-f', private, '-C', module.params['key_comment'] or socket.gethostname()]
     rc, dummy, err = module.run_command(cmd)

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everything sshd trusts on a host in at most two round trips: inspect the host once, decide
+and sign on the controller, write every changed file in one call (checked with sshd -t, then
+sshd is reloaded; the host module puts everything back itself when sshd -t fails). A converged
+host costs the one inspection. Private keys never leave the host; tokens never reach it."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import functools
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
+    SIGNING_SPEC,
+    build_service,
+    parse_renew_before,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, KnownCABackend, denied_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
+    PolicyDenied,
+    SigningService,
+    backend_name,
+    cert_request,
+    make_backend,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust import (
+    file_diff,
+    host_cert_path,
+    inspect_paths,
+    plan_trust,
+    validate_trust_options,
+    write_args,
+)
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
+
+HOST_MODULE = 'netkingdom.warden.sshd_trust_files'
+RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
+
+SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
+    'state': {'type': 'str', 'choices': ['present', 'restore'], 'default': 'present'},
+    'ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
+    'ca_path': {'type': 'path', 'default': '/etc/ssh/ca/ca_user.pub'},
+    'principals': {'type': 'dict', 'default': {}},
+    'principals_dir': {'type': 'path', 'default': '/etc/ssh/auth_principals'},
+    'exclusive': {'type': 'bool', 'default': True},
+    'dropin': {'type': 'path', 'default': '/etc/ssh/sshd_config.d/20-netkingdom-warden.conf'},
+    'dropin_content': {'type': 'str'},
+    'sshd_config': {'type': 'path', 'default': '/etc/ssh/sshd_config'},
+    'revoked_serials': {'type': 'list', 'elements': 'str', 'default': []},
+    'revoked_keys': {'type': 'list', 'elements': 'str', 'default': []},
+    'krl_path': {'type': 'path', 'default': '/etc/ssh/revoked_keys'},
+    'host_keys': {'type': 'list', 'elements': 'path', 'default': []},
+    'signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
+    'host_cert_principals': {'type': 'list', 'elements': 'str'},
+    'host_cert_ttl_hours': {'type': 'float'},
+    'renew_before': {'type': 'str'},
+    'force': {'type': 'bool', 'default': False},
+    'sshd_bin': {'type': 'path', 'default': '/usr/sbin/sshd'},
+    'reload_method': {'type': 'str', 'choices': ['service', 'command'], 'default': 'service'},
+    'sshd_service': {'type': 'str', 'default': 'ssh'},
+    'reload_command': {'type': 'str'},
+    'backups': {'type': 'dict', 'default': {}},
+})
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _host_call(self, args, task_vars):
+        return self._execute_module(module_name=HOST_MODULE, module_args=args, task_vars=task_vars)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=SSHD_TRUST_SPEC)
+        reload_args = dict((name, args[name]) for name in RELOAD_OPTIONS)
+        if args['state'] == 'restore':
+            return self._restore(result, args, reload_args, task_vars)
+
+        args = apply_play_defaults(args, task_vars, self._templar, signing=True)
+        host = task_vars.get('inventory_hostname')
+        result.update(changed=False, changed_files=[], host_certs=[], backups={}, reloaded=False,
+                      trust_changed=False)
+        try:
+            principals = validate_trust_options(args)
+            renew_before = parse_renew_before(args['renew_before'])
+        except WardenError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+
+        # 1. one round trip: every file, every host key and its certificate
+        paths, stat_only = inspect_paths(args, principals)
+        seen = self._host_call({'state': 'inspect', 'paths': paths, 'stat_paths': stat_only,
+                                'host_keys': args['host_keys']}, task_vars)
+        if seen.get('failed'):
+            result.update(failed=True, msg='inspecting sshd trust on the host failed: %s' % seen.get('msg'))
+            return result
+
+        # 2. decide on the controller
+        try:
+            plan = plan_trust(args, principals, seen['files'])
+            jobs = self._plan_certs(args, seen, host, renew_before)
+        except WardenError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        for warning in plan['warnings']:
+            self._display.warning(warning)
+        changes = plan['changes']
+        result['trust_changed'] = bool(changes) or plan['krl']
+        diffs = [file_diff(change) for change in changes]
+        certs = []
+        for key, job in jobs:
+            entry = {'path': host_cert_path(key), 'key': key, 'changed': job.needed, 'reason': job.reason}
+            if not job.needed:
+                entry.update(job.kept())
+            certs.append((entry, key, job))
+
+        needed = [(entry, key, job) for entry, key, job in certs if job.needed]
+        if self._task.check_mode or not (changes or plan['krl'] or needed):
+            for entry, key, job in needed:
+                entry.update(job.planned())
+                diffs.append(dict(job.diff(), before_header=entry['path'], after_header=entry['path']))
+            result.update(changed=bool(changes or plan['krl'] or needed),
+                          changed_files=[c['path'] for c in changes] + [e['path'] for e, k, j in needed],
+                          host_certs=[e for e, k, j in certs])
+            if self._task.diff and diffs:
+                result['diff'] = diffs
+            return result
+
+        # 3. sign what must be renewed (nothing is written when the gate or the backend says no)
+        seen_keys = dict((item['key'], item) for item in seen['host_keys'])
+        for entry, key, job in needed:
+            try:
+                cert = job.sign()
+            except PolicyDenied as exc:
+                result.update(denied_fields(exc), failed=True, msg='%s: %s' % (entry['path'], exc))
+                return result
+            except WardenError as exc:
+                result.update(failed=True, msg='%s: %s' % (entry['path'], exc))
+                return result
+            changes.append({'kind': 'host_cert', 'path': entry['path'], 'before': seen_keys[key]['certificate'],
+                            'after': cert + '\n', 'mode': 0o644, 'owner': None, 'group': None,
+                            'public_key': seen_keys[key]['public_key']})
+
+        # 4. one round trip: write everything, sshd -t, reload (the host restores itself on failure)
+        apply_args = dict(reload_args, state='apply', files=[write_args(change) for change in changes])
+        if plan['krl']:
+            apply_args['krl'] = {'path': args['krl_path'], 'spec': args['krl_path'] + '.spec',
+                                 'ca_path': args['ca_path']}
+        applied = self._host_call(apply_args, task_vars)
+        if applied.get('failed'):
+            for entry, key, job in needed:
+                job.write_failed(applied.get('msg'))
+            result.update(failed=True, changed=bool(applied.get('changed')), msg=applied.get('msg'),
+                          backups=applied.get('backups') or {}, restored=applied.get('restored', False))
+            return result
+
+        for entry, key, job in needed:
+            fields, warnings = job.written()
+            entry.update(fields)
+            for warning in warnings:
+                self._display.warning(warning)
+            diffs.append(dict(job.diff(), before_header=entry['path'], after_header=entry['path']))
+        result.update(changed=True, changed_files=applied.get('changed_files', []), backups=applied.get('backups', {}),
+                      reloaded=applied.get('reloaded', False), host_certs=[e for e, k, j in certs])
+        if self._task.diff and diffs:
+            result['diff'] = diffs
+        return result
+
+    def _plan_certs(self, args, seen, host, renew_before):
+        """A CertJob per host key, planned from what the inspection read."""
+        if not args['host_keys']:
+            return []
+        if args['signing_ca_keys']:
+            # planning needs only the CA public keys read once for the run; the backend is built at a sign
+            from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+            factory = functools.partial(make_backend, args.get('backend'), args.get('openbao'), args.get('local_ca'))
+            backend = KnownCABackend(args['signing_ca_keys'], backend_name(args.get('backend'), args.get('openbao')),
+                                     factory)
+            service = SigningService(backend, audit=AuditLog(args.get('audit_log')))
+        else:
+            service = build_service(args, user_cert=False)
+        request = cert_request('host', principals=args['host_cert_principals'], ttl_hours=args['host_cert_ttl_hours'],
+                               host_names=[host, seen.get('fqdn'), seen.get('hostname')])
+        jobs = []
+        for item in seen['host_keys']:
+            if item['public_key'] is None:
+                raise WardenError('host key %s has no public key %s.pub on the host; generate it first'
+                                  % (item['key'], item['key']))
+            job = CertJob(service, request, host, renew_before, args['force'], subject=args['subject'])
+            job.plan(item['public_key'], item['certificate'])
+            jobs.append((item['key'], job))
+        return jobs
+
+    def _restore(self, result, args, reload_args, task_vars):
+        backups = args['backups'] or {}
+        if not backups:
+            result.update(changed=False, changed_files=[], reloaded=False)
+            return result
+        restored = self._host_call(dict(reload_args, state='restore', backups=backups), task_vars)
+        result.update(changed=bool(restored.get('changed')), changed_files=restored.get('changed_files', []),
+                      reloaded=restored.get('reloaded', False))
+        if restored.get('failed'):
+            result.update(failed=True, msg=restored.get('msg'))
+        return result

@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One certificate on a host, decided on the controller: keep or renew, sign, record.
+
+Shared by the ``ssh_cert`` action (one certificate per task) and the ``sshd_trust`` action
+(every host certificate of a host in the same round trip). The caller reads the host (public
+key and current certificate) and writes the certificate back; this class never talks to a host.
+The order is always plan -> (check mode: stop) -> gate + sign -> write (caller) -> audit.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import result_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import describe
+
+DIFF_KEYS = ('cert_type', 'principals', 'valid_after', 'valid_before', 'ttl_hours', 'serial', 'key_id')
+
+
+def diff_text(info):
+    """A certificate summary (``describe()`` output or a planned request) as diff text."""
+    if not info:
+        return '(no certificate)\n'
+    return ''.join('%s: %s\n' % (k, ', '.join(info[k]) if isinstance(info[k], list) else info[k])
+                   for k in DIFF_KEYS if k in info)
+
+
+class CertJob(object):
+    """Keep-or-renew for one key: ``plan()``, then either ``kept()`` or ``sign()`` and ``written()``."""
+
+    def __init__(self, service, request, host, renew_before=None, force=False, subject=None):
+        self.service = service
+        self.request = request
+        self.host = host
+        self.renew_before = renew_before
+        self.force = force
+        self.subject = subject
+        self.public_key = None
+        self.reason = None
+        self.current = None
+        self.cert = self.parsed = self.decision = None
+
+    def plan(self, public_key, cert_text):
+        """Why to sign (``missing``, ``expiring``, ...) or ``valid``. Raises WardenError."""
+        self.public_key = public_key
+        self.reason, self.current = self.service.plan(self.request, public_key, cert_text, self.renew_before,
+                                                      self.force)
+        return self.reason
+
+    @property
+    def needed(self):
+        return self.reason != 'valid'
+
+    def kept(self):
+        """Audit the kept certificate; its result fields."""
+        self.service.record(self.request, self.host, 'kept', self.reason,
+                            fingerprint=self.current['key_fingerprint'], cert=self.current)
+        return result_fields(self.current, None)
+
+    def planned(self):
+        """What check mode reports for a certificate that would be signed (nothing is signed)."""
+        return {'principals': list(self.request['principals']), 'policy_decision_id': None,
+                'msg': 'would sign a new certificate (%s)' % self.reason}
+
+    def sign(self):
+        """Gate and sign; the certificate line. Raises PolicyDenied or WardenError (host untouched)."""
+        self.cert, self.parsed, self.decision = self.service.issue(self.request, self.public_key, self.host,
+                                                                   self.reason, subject=self.subject)
+        return self.cert
+
+    def write_failed(self, message):
+        self.service.record(self.request, self.host, 'failed', 'write: %s' % message,
+                            fingerprint=self.parsed['key_fingerprint'], cert=self.parsed, decision=self.decision,
+                            subject=self.subject)
+
+    def written(self):
+        """Audit the signed and written certificate; ``(result fields, warnings)``."""
+        self.service.record(self.request, self.host, 'signed', self.reason, fingerprint=self.parsed['key_fingerprint'],
+                            cert=self.parsed, decision=self.decision, subject=self.subject)
+        warnings = list(self.decision.warnings) if self.decision is not None else []
+        return result_fields(self.parsed, self.decision), warnings
+
+    def diff(self):
+        """``{'before': ..., 'after': ...}``: the signed certificate, or the planned one in check mode."""
+        if self.parsed is not None:
+            after = describe(self.parsed)
+        else:
+            after = {'principals': self.request['principals'], 'ttl_hours': self.request['ttl_hours'],
+                     'serial': '(new)', 'cert_type': self.request['cert_type']}
+        return {'before': diff_text(describe(self.current)), 'after': diff_text(after)}
+
+
+class KnownCABackend(object):
+    """The signing backend while only planning: its CA public keys were read once for the run.
+
+    Deciding keep-or-renew needs only the signing CA's public keys. When the play already read them
+    (the ``ssh_ca_public_key`` lookup, once), a converged host pays for no backend at all (no
+    ``cryptography`` import or CA key load, no OpenBao client or request); ``factory()`` builds the real
+    backend at the first certificate that must be signed.
+    """
+
+    def __init__(self, ca_keys, name, factory):
+        self._keys = [key.strip() for key in ca_keys if key and key.strip()]
+        self.name = name
+        self._factory = factory
+        self._real = None
+
+    def ca_public_keys(self):
+        return list(self._keys)
+
+    def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
+        if self._real is None:
+            self._real = self._factory()
+        return self._real.sign(cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now)
+
+
+def denied_fields(exc):
+    """Result keys for a PolicyDenied."""
+    return {'reason': exc.decision.reason, 'policy_decision_id': exc.decision.decision_id,
+            'decision': exc.decision.as_dict()}

@@ -1,0 +1,513 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, netkingdom.warden contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: sshd_trust_files
+short_description: Read sshd's trust files in one call, or write them all, check with sshd -t and reload
+version_added: 0.1.0
+description:
+  - The host side of M(netkingdom.warden.sshd_trust); usually called by it, usable on its own.
+  - With O(state=inspect) it returns, in one round trip, the text, mode and owner of every file in
+    O(paths), whether each file of O(stat_paths) exists, and for every key in O(host_keys) its public key
+    and current certificate. Private keys are never read.
+  - With O(state=apply) it writes every file of O(files), each atomically (temporary file in the same
+    directory, fsync, rename), after a backup (C(<file>.<pid>.<date>~)) of the file it replaces;
+    builds the KRL with C(ssh-keygen -k) when O(krl) is given; checks the whole configuration with C(sshd -t); and reloads sshd.
+    When C(sshd -t) or the reload fails, it puts every previous file back itself and fails with sshd's message.
+  - With O(state=restore) it puts back the files of O(backups) (as RV(backups) returned them, a backup
+    path, or null for a file that did not exist), checks with C(sshd -t) and reloads sshd.
+author:
+  - netkingdom.warden developers (@netkingdom)
+extends_documentation_fragment:
+  - netkingdom.warden.attributes
+  - netkingdom.warden.attributes.ACTIONGROUP_WARDEN
+attributes:
+  check_mode:
+    support: full
+    details: O(state=inspect) runs as usual; O(state=apply) and O(state=restore) change nothing and report C(changed).
+  diff_mode:
+    support: none
+    details: M(netkingdom.warden.sshd_trust) builds the diff from the inspection.
+  platform:
+    support: full
+    platforms: posix
+options:
+  state:
+    description:
+      - V(inspect) reads, V(apply) writes, checks and reloads, V(restore) puts back the previous files.
+    type: str
+    choices: [inspect, apply, restore]
+    default: inspect
+  paths:
+    description: Text files to read with O(state=inspect) (a missing file is reported with C(content=null)).
+    type: list
+    elements: path
+    default: []
+  stat_paths:
+    description: Files whose existence only is reported with O(state=inspect) (for example the binary KRL).
+    type: list
+    elements: path
+    default: []
+  host_keys:
+    description:
+      - Private host key paths; O(state=inspect) reads C(<key>.pub) and C(<key>-cert.pub), never the key itself.
+    type: list
+    elements: path
+    default: []
+  files:
+    description: Files to write with O(state=apply), in order.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file.
+        type: path
+        required: true
+      content:
+        description: The whole new text of the file.
+        type: str
+        required: true
+      mode:
+        description: Octal mode; default keep the current one (V(0644) for a new file).
+        type: str
+      owner:
+        description: Owner (name or uid); default keep the current one (the module's user for a new file).
+        type: str
+      group:
+        description: Group (name or gid); default keep the current one.
+        type: str
+      public_key:
+        description:
+          - For a certificate, the public key it certifies; the write is refused when the key on the host
+            (the path without C(-cert.pub), plus C(.pub)) is no longer that key.
+        type: str
+  krl:
+    description:
+      - Build the KRL with O(state=apply) after the files are written, from its specification.
+    type: dict
+    suboptions:
+      path:
+        description: The KRL file.
+        type: path
+        required: true
+      spec:
+        description: The specification file (written through O(files)).
+        type: path
+        required: true
+      ca_path:
+        description: The CA public keys file for C(serial:) lines (C(ssh-keygen -k -s)).
+        type: path
+        required: true
+  backups:
+    description:
+      - With O(state=restore), path to backup file (or null to remove a file that did not exist before).
+    type: dict
+    default: {}
+  sshd_config:
+    description: The main sshd configuration checked with C(sshd -t -f).
+    type: path
+    default: /etc/ssh/sshd_config
+  sshd_bin:
+    description: The sshd binary.
+    type: path
+    default: /usr/sbin/sshd
+  reload_method:
+    description:
+      - V(service) reloads O(sshd_service) through systemd when it runs, else C(service <name> reload), else the
+        init script; V(command) runs O(reload_command); V(none) does not reload.
+    type: str
+    choices: [service, command, none]
+    default: service
+  sshd_service:
+    description: The service name for O(reload_method=service).
+    type: str
+    default: ssh
+  reload_command:
+    description: The command for O(reload_method=command) (split like a shell would, run without a shell).
+    type: str
+requirements:
+  - C(sshd) on the host; C(ssh-keygen) when O(krl) is given.
+"""
+
+EXAMPLES = r"""
+- name: Read the CA file, the drop-in and the host key with its certificate
+  netkingdom.warden.sshd_trust_files:
+    paths: [/etc/ssh/ca/ca_user.pub, /etc/ssh/sshd_config.d/20-netkingdom-warden.conf]
+    host_keys: [/etc/ssh/ssh_host_ed25519_key]
+  register: seen
+
+- name: Put back what a failed change replaced
+  netkingdom.warden.sshd_trust_files:
+    state: restore
+    backups: "{{ trust.backups }}"
+"""
+
+RETURN = r"""
+files:
+  description: With O(state=inspect), path to C(content) (null when missing), C(exists), C(mode), C(uid), C(gid).
+  returned: state=inspect
+  type: dict
+host_keys:
+  description: With O(state=inspect), per key C(key), C(public_key) (null when missing), C(cert_path), C(certificate).
+  returned: state=inspect
+  type: list
+  elements: dict
+hostname:
+  description: The host's short name.
+  returned: state=inspect
+  type: str
+fqdn:
+  description: The host's fully qualified name.
+  returned: state=inspect
+  type: str
+changed_files:
+  description: Paths written (O(state=apply)) or put back (O(state=restore)).
+  returned: state=apply or state=restore
+  type: list
+  elements: str
+backups:
+  description: Path to its backup, or null for a file this call created; what O(state=restore) takes.
+  returned: state=apply
+  type: dict
+reloaded:
+  description: Whether sshd was reloaded.
+  returned: state=apply or state=restore
+  type: bool
+restored:
+  description: Whether a failed O(state=apply) put the previous files back.
+  returned: failure of state=apply
+  type: bool
+"""
+
+import base64
+import binascii
+import grp
+import os
+import pwd
+import socket
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+
+MAX_FILE_BYTES = 1024 * 1024
+FILE_MODE = 0o644
+
+
+def read_file(module, path):
+    """``{'content', 'exists', 'mode', 'uid', 'gid'}``; content None for a missing file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {'content': None, 'exists': False}
+    if not stat.S_ISREG(st.st_mode):
+        module.fail_json(msg='%s is not a regular file' % path)
+    if st.st_size > MAX_FILE_BYTES:
+        module.fail_json(msg='%s is larger than %d bytes; refusing to manage it' % (path, MAX_FILE_BYTES))
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc)))
+    return {'content': to_text(data, errors='surrogate_or_strict'), 'exists': True,
+            'mode': stat.S_IMODE(st.st_mode), 'uid': st.st_uid, 'gid': st.st_gid}
+
+
+def read_line(path):
+    try:
+        with open(path, 'rb') as handle:
+            return to_text(handle.read(MAX_FILE_BYTES), errors='surrogate_or_strict').strip() or None
+    except (IOError, OSError):
+        return None
+
+
+def inspect(module):
+    params = module.params
+    files = dict((path, read_file(module, path)) for path in params['paths'])
+    for path in params['stat_paths']:
+        files[path] = {'content': None, 'exists': os.path.exists(path)}
+    keys = []
+    for key in params['host_keys']:
+        keys.append({'key': key, 'public_key': read_line(key + '.pub'), 'cert_path': key + '-cert.pub',
+                     'certificate': read_line(key + '-cert.pub')})
+    module.exit_json(changed=False, files=files, host_keys=keys, hostname=socket.gethostname().split('.')[0],
+                     fqdn=socket.getfqdn())
+
+
+def resolve_id(value, kind):
+    if value in (None, ''):
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return pwd.getpwnam(text).pw_uid if kind == 'owner' else grp.getgrnam(text).gr_gid
+    except KeyError:
+        return None
+
+
+def ensure_directory(path):
+    """Create missing parent directories (mode 0755)."""
+    missing = []
+    current = os.path.dirname(path)
+    while current and current != '/' and not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(missing):
+        os.mkdir(directory, 0o755)
+        os.chmod(directory, 0o755)
+
+
+def fsync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path, data, mode, uid, gid):
+    """Temporary file in the same directory, mode and owner set, fsync, rename, fsync the directory."""
+    directory = os.path.dirname(path) or '.'
+    fd, tmp = tempfile.mkstemp(prefix='.warden-trust-', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            st = os.fstat(handle.fileno())
+            if (uid is not None and st.st_uid != uid) or (gid is not None and st.st_gid != gid):
+                os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    fsync_directory(directory)
+
+
+def copy_back(backup, path):
+    """Put a backup back atomically, with its mode and owner."""
+    st = os.stat(backup)
+    with open(backup, 'rb') as handle:
+        data = handle.read()
+    write_atomic(path, data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+
+
+def restore(backups):
+    """Put every file back; the paths that could not be restored, with why."""
+    problems = []
+    for path, backup in backups.items():
+        try:
+            if backup:
+                copy_back(backup, path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        except (IOError, OSError) as exc:
+            problems.append('%s: %s' % (path, to_native(exc)))
+    return problems
+
+
+def certifies(cert_line, key_line):
+    """Whether a certificate line certifies this public key line (same key body)."""
+    try:
+        cert_type, cert_b64 = cert_line.split()[:2]
+        key_type, key_b64 = key_line.split()[:2]
+        cert_blob = base64.b64decode(cert_b64)
+        key_blob = base64.b64decode(key_b64)
+    except (ValueError, TypeError, binascii.Error):
+        return False
+    if cert_type != key_type + '-cert-v01@openssh.com':
+        return False
+    return key_blob[4 + len(key_type):] in cert_blob
+
+
+def sshd_check(module):
+    params = module.params
+    rc, out, err = module.run_command([params['sshd_bin'], '-t', '-f', params['sshd_config']])
+    return rc == 0, (err or out or 'exit code %d' % rc).strip()
+
+
+def reload_sshd(module):
+    params = module.params
+    method = params['reload_method']
+    if method == 'none':
+        return False, None
+    if method == 'command':
+        if not params['reload_command']:
+            return False, 'reload_method=command needs reload_command'
+        rc, out, err = module.run_command(params['reload_command'])
+    else:
+        name = params['sshd_service']
+        systemctl = module.get_bin_path('systemctl')
+        service = module.get_bin_path('service')
+        if systemctl and os.path.isdir('/run/systemd/system'):
+            cmd = [systemctl, 'reload', name]
+        elif service:
+            cmd = [service, name, 'reload']
+        elif os.path.exists('/etc/init.d/' + name):
+            cmd = ['/etc/init.d/' + name, 'reload']
+        else:
+            return False, 'no way to reload service %s (no systemd, service or init script)' % name
+        rc, out, err = module.run_command(cmd)
+    if rc != 0:
+        return False, 'reloading sshd failed (rc %d): %s' % (rc, (err or out).strip())
+    return True, None
+
+
+def apply(module):
+    params = module.params
+    entries = params['files']
+    if not entries and not params['krl']:
+        module.exit_json(changed=False, changed_files=[], backups={}, reloaded=False)
+    if module.check_mode:
+        module.exit_json(changed=True, changed_files=[e['path'] for e in entries], backups={}, reloaded=False)
+
+    # Everything is checked before the first write.
+    prepared = []
+    for entry in entries:
+        path = entry['path']
+        uid = resolve_id(entry.get('owner'), 'owner')
+        gid = resolve_id(entry.get('group'), 'group')
+        if entry.get('owner') not in (None, '') and uid is None:
+            module.fail_json(msg='owner %r does not exist on this host' % entry['owner'])
+        if entry.get('group') not in (None, '') and gid is None:
+            module.fail_json(msg='group %r does not exist on this host' % entry['group'])
+        mode = int(entry['mode'], 8) if entry.get('mode') else None
+        if entry.get('public_key'):
+            base = path[:-len('-cert.pub')] if path.endswith('-cert.pub') else path
+            on_host = read_line(base + '.pub')
+            if on_host is None or on_host.split()[:2] != entry['public_key'].split()[:2] \
+                    or not certifies(entry['content'], on_host):
+                module.fail_json(msg='the certificate for %s does not certify the key now on the host (the key '
+                                 'changed?); nothing was written' % (base + '.pub'))
+        prepared.append((path, to_bytes(entry['content'], errors='surrogate_or_strict'), mode, uid, gid))
+
+    backups = {}
+    written = []
+
+    def fail(msg, **extra):
+        problems = restore(backups)
+        if problems:
+            msg += '; restoring failed for: ' + '; '.join(problems)
+        module.fail_json(msg=msg, changed=bool(backups), changed_files=[], backups={} if not problems else backups,
+                         restored=not problems, reloaded=False, **extra)
+
+    try:
+        for path, data, mode, uid, gid in prepared:
+            exists = os.path.lexists(path)
+            if exists:
+                st = os.stat(path)
+                mode = stat.S_IMODE(st.st_mode) if mode is None else mode
+                uid = st.st_uid if uid is None else uid
+                gid = st.st_gid if gid is None else gid
+                backups[path] = module.backup_local(path)
+            else:
+                backups[path] = None
+                ensure_directory(path)
+            write_atomic(path, data, FILE_MODE if mode is None else mode, uid, gid)
+            written.append(path)
+        krl = params['krl']
+        if krl:
+            new = krl['path'] + '.new'
+            ssh_keygen = module.get_bin_path('ssh-keygen', required=True)
+            rc, out, err = module.run_command([ssh_keygen, '-k', '-f', new, '-s', krl['ca_path'], krl['spec']])
+            if rc != 0:
+                if os.path.exists(new):
+                    os.unlink(new)
+                fail('ssh-keygen -k failed to build %s: %s' % (krl['path'], (err or out).strip()))
+            os.chmod(new, FILE_MODE)
+            if os.path.lexists(krl['path']):
+                backups[krl['path']] = module.backup_local(krl['path'])
+            else:
+                backups[krl['path']] = None
+            os.rename(new, krl['path'])
+            fsync_directory(os.path.dirname(krl['path']) or '.')
+            written.append(krl['path'])
+    except (IOError, OSError) as exc:
+        fail('writing the sshd trust files failed: %s' % to_native(exc))
+
+    valid, message = sshd_check(module)
+    if not valid:
+        fail('sshd -t rejected the new configuration (the previous files are back in place): %s' % message)
+    reloaded, problem = reload_sshd(module)
+    if problem:
+        problems = restore(backups)
+        if not problems:
+            reload_sshd(module)
+        fail_backups = backups if problems else {}
+        module.fail_json(msg=problem + ('; previous files restored' if not problems else
+                                        '; restoring failed for: ' + '; '.join(problems)),
+                         changed=True, changed_files=[], backups=fail_backups, restored=not problems, reloaded=False)
+    module.exit_json(changed=True, changed_files=written, backups=backups, reloaded=reloaded)
+
+
+def restore_state(module):
+    params = module.params
+    backups = params['backups'] or {}
+    if not backups:
+        module.exit_json(changed=False, changed_files=[], reloaded=False)
+    if module.check_mode:
+        module.exit_json(changed=True, changed_files=sorted(backups), reloaded=False)
+    problems = restore(backups)
+    if problems:
+        module.fail_json(msg='restoring failed for: ' + '; '.join(problems), changed=True,
+                         changed_files=sorted(backups), reloaded=False)
+    valid, message = sshd_check(module)
+    if not valid:
+        module.fail_json(msg='the restored configuration fails sshd -t (sshd was not reloaded): %s' % message,
+                         changed=True, changed_files=sorted(backups), reloaded=False)
+    reloaded, problem = reload_sshd(module)
+    if problem:
+        module.fail_json(msg=problem, changed=True, changed_files=sorted(backups), reloaded=False)
+    module.exit_json(changed=True, changed_files=sorted(backups), reloaded=reloaded)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type='str', choices=['inspect', 'apply', 'restore'], default='inspect'),
+            paths=dict(type='list', elements='path', default=[]),
+            stat_paths=dict(type='list', elements='path', default=[]),
+            host_keys=dict(type='list', elements='path', default=[], no_log=False),  # paths of keys, not keys
+            files=dict(type='list', elements='dict', default=[], options=dict(
+                path=dict(type='path', required=True),
+                content=dict(type='str', required=True),
+                mode=dict(type='str'),
+                owner=dict(type='str'),
+                group=dict(type='str'),
+                public_key=dict(type='str'),
+            )),
+            krl=dict(type='dict', options=dict(
+                path=dict(type='path', required=True),
+                spec=dict(type='path', required=True),
+                ca_path=dict(type='path', required=True),
+            )),
+            backups=dict(type='dict', default={}),
+            sshd_config=dict(type='path', default='/etc/ssh/sshd_config'),
+            sshd_bin=dict(type='path', default='/usr/sbin/sshd'),
+            reload_method=dict(type='str', choices=['service', 'command', 'none'], default='service'),
+            sshd_service=dict(type='str', default='ssh'),
+            reload_command=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    state = module.params['state']
+    if state == 'inspect':
+        inspect(module)
+    elif state == 'apply':
+        apply(module)
+    else:
+        restore_state(module)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,197 @@
+"""sshd_trust through the host_principals role on 3 real sshd hosts with the local CA.
+
+Inspect once, decide on the controller, write once: a first run costs two host module calls per
+host, a converged run exactly one. The calls are counted on the hosts themselves: each host's
+Python interpreter is a wrapper that logs every start (every module run starts one), so the count
+does not depend on Ansible's output.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.bed.ansible_run import run_playbook
+from tests.bed.fleet import Fleet
+
+ACTORS = {
+    'adm-example': {'type': 'adm', 'principals': ['adm-example', 'ops-admin'], 'ttl_hours': 8},
+    'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge', 'agt-bridge-v2'], 'ttl_hours': 24},
+}
+PRINCIPALS = {'ops': ['adm-example', 'ops-admin'], 'svc': ['agt-task-bridge']}
+DROPIN = 'ssh/sshd_config.d/20-netkingdom-warden.conf'
+MANAGED = ('ssh/ca/ca_user.pub', 'ssh/auth_principals/ops', 'ssh/auth_principals/svc', DROPIN,
+           'ssh/sshd_config', 'ssh/ssh_host_ed25519_key-cert.pub')
+COUNTER = '#!/bin/sh\necho "$$" >> /root/module-calls.log\nexec /usr/bin/python3 "$@"\n'
+ROLE_PLAY = [{'name': 'Host principals', 'hosts': 'fleet', 'gather_facts': False,
+              'roles': [{'role': 'netkingdom.warden.host_principals'}]}]
+
+
+def keygen(path):
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(path)], check=True)
+    return Path(str(path) + '.pub').read_text()
+
+
+def read_or_none(host, relpath):
+    try:
+        return host.read_etc(relpath)
+    except FileNotFoundError:
+        return None
+
+
+class TrustBed(object):
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.ca_key = self.workdir / 'ca' / 'ca_key'
+        self.ca_key.parent.mkdir(mode=0o700)
+        self.ca_pub = keygen(self.ca_key).strip()
+        self.user_key = self.workdir / 'user_key'
+        keygen(self.user_key)
+        self.audit = self.workdir / 'audit.jsonl'
+        self.fleet = Fleet(3, self.workdir, base='127.77.60.').start()
+        for host in self.fleet:
+            for account in ('ops', 'svc'):
+                host.run(['useradd', '-m', '-s', '/bin/bash', '-p', '*', account])
+            host.write_file('/root/python-counted', COUNTER, mode=0o755)
+        inv = yaml.safe_load(self.fleet.inventory_path.read_text())
+        inv['all']['children']['fleet']['vars'].update({
+            'ansible_python_interpreter': '/root/python-counted',
+            'warden_actors': ACTORS, 'warden_audit_log': str(self.audit),
+            'warden_signing_backend': 'local', 'warden_local_ca': {'key_path': str(self.ca_key)},
+            'warden_host_actors': [],
+        })
+        self.inventory = self.workdir / 'inventory.yml'
+        self.inventory.write_text(yaml.safe_dump(inv))
+        self.certs = {}
+
+    def play(self, tmp_path, plays=None, principals=None, extra=None, **kw):
+        book = tmp_path / 'play.yml'
+        book.write_text(yaml.safe_dump(plays or ROLE_PLAY))
+        for host in self.fleet:
+            host.run(['rm', '-f', '/root/module-calls.log'])
+        run = run_playbook(str(book), inventory=self.inventory, workdir=tmp_path,
+                           extra_vars=dict({'warden_host_principals': principals or PRINCIPALS}, **(extra or {})), **kw)
+        run.calls = dict((h.name, self.module_calls(h)) for h in self.fleet)
+        return run
+
+    def module_calls(self, host):
+        log = Path(host.root_dir) / 'module-calls.log'
+        return len(log.read_text().split()) if log.exists() else 0
+
+    def files(self):
+        return dict((h.name, dict((p, read_or_none(h, p)) for p in MANAGED)) for h in self.fleet)
+
+    def cert(self, principal, serial=1):
+        if (principal, serial) not in self.certs:
+            subprocess.run(['ssh-keygen', '-q', '-s', str(self.ca_key), '-I', 'test-' + principal, '-n', principal,
+                            '-z', str(serial), '-V', '-5m:+1h', str(self.user_key) + '.pub'], check=True)
+            path = self.workdir / ('cert-%s-%d.pub' % (principal, serial))
+            Path(str(self.user_key) + '-cert.pub').rename(path)
+            self.certs[(principal, serial)] = path
+        return self.certs[(principal, serial)]
+
+    def login(self, host, account, principal, serial=1):
+        argv = host.ssh_argv(user=account, key=str(self.user_key), cert=str(self.cert(principal, serial)))
+        return subprocess.run(argv + ['id -un'], capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.fixture(scope='module')
+def tbed(isolated, tmp_path_factory):
+    bed = TrustBed(tmp_path_factory.mktemp('sshd-trust'))
+    try:
+        yield bed
+    finally:
+        bed.fleet.stop()
+
+
+def trust_results(run, host):
+    return run.task_results('Bring CA trust, principals, KRL, host certificates and the sshd drop-in to the '
+                            'wanted state', host)
+
+
+def test_first_run_writes_once_and_a_converged_run_only_inspects(tbed, tmp_path):
+    first = tbed.play(tmp_path)
+    assert first.rc == 0, first.output[-4000:]
+    for host in tbed.fleet:
+        assert first.calls[host.name] == 2, first.calls  # inspect + apply
+        result = trust_results(first, host.name)[0]
+        assert result['changed'] and result['reloaded'] and result['trust_changed']
+        cert, = result['host_certs']
+        assert cert['changed'] and cert['reason'] == 'missing' and cert['key_id'] == 'warden:host:%s' % host.name
+        assert cert['policy_decision_id'] is None and cert['valid_before']
+        assert set(result['backups']) >= {'/etc/ssh/ca/ca_user.pub', '/etc/ssh/auth_principals/ops'}
+        assert result['backups']['/etc/ssh/auth_principals/ops'] is None  # created by this run
+        assert tbed.login(host, 'ops', 'ops-admin').stdout.strip() == 'ops'
+        assert tbed.login(host, 'svc', 'agt-task-bridge').stdout.strip() == 'svc'
+        assert tbed.login(host, 'svc', 'ops-admin').returncode == 255
+        config = host.read_etc('ssh/sshd_config')
+        assert config.splitlines().count('Include /etc/ssh/sshd_config.d/*.conf') == 1
+        assert host.read_etc('ssh/ca/ca_user.pub').split()[:2] == tbed.ca_pub.split()[:2]
+
+    second = tbed.play(tmp_path)
+    assert second.rc == 0, second.output[-4000:]
+    assert all(second.data['stats'][h.name]['changed'] == 0 for h in tbed.fleet), second.data['stats']
+    assert second.calls == dict((h.name, 1) for h in tbed.fleet)  # one round trip per converged host
+    for host in tbed.fleet:
+        result = trust_results(second, host.name)[0]
+        assert not result['changed'] and not result['reloaded'] and result['backups'] == {}
+        assert result['host_certs'][0]['reason'] == 'valid' and not result['host_certs'][0]['changed']
+
+
+def test_check_mode_reports_a_diff_and_changes_nothing(tbed, tmp_path):
+    before = tbed.files()
+    wanted = {'ops': PRINCIPALS['ops'], 'svc': ['agt-task-bridge', 'agt-bridge-v2']}
+    run = tbed.play(tmp_path, principals=wanted, check=True, diff=True)
+    assert run.rc == 0, run.output[-4000:]
+    assert tbed.files() == before
+    for host in tbed.fleet:
+        assert run.calls[host.name] == 1
+        result = trust_results(run, host.name)[0]
+        assert result['changed'] and result['changed_files'] == ['/etc/ssh/auth_principals/svc']
+        diff, = result['diff']
+        assert diff['before_header'] == '/etc/ssh/auth_principals/svc'
+        assert 'agt-bridge-v2' in diff['after'] and 'agt-bridge-v2' not in diff['before']
+
+
+def test_add_phase_merges_with_what_is_there(tbed, tmp_path):
+    plays = [dict(ROLE_PLAY[0], roles=[{'role': 'netkingdom.warden.host_principals',
+                                        'vars': {'host_principals_phase': 'add'}}])]
+    run = tbed.play(tmp_path, plays=plays, principals={'ops': PRINCIPALS['ops'], 'svc': ['agt-bridge-v2']})
+    assert run.rc == 0, run.output[-4000:]
+    for host in tbed.fleet:
+        assert host.read_etc('ssh/auth_principals/svc').splitlines()[1:] == ['agt-task-bridge', 'agt-bridge-v2']
+        assert tbed.login(host, 'svc', 'agt-task-bridge').returncode == 0
+        assert tbed.login(host, 'svc', 'agt-bridge-v2').returncode == 0
+
+
+def test_sshd_t_failure_restores_every_file_and_a_rerun_converges(tbed, tmp_path):
+    before = tbed.files()
+    broken = [dict(ROLE_PLAY[0], module_defaults={'netkingdom.warden.sshd_trust': {
+        'dropin_content': 'TrustedUserCAKeys /etc/ssh/ca/ca_user.pub\nNoSuchSshdKeyword yes\n'}})]
+    wanted = {'ops': ['ops-admin'], 'svc': ['agt-task-bridge', 'agt-bridge-v2']}
+    run = tbed.play(tmp_path, plays=broken, principals=wanted)
+    assert run.rc != 0
+    for host in tbed.fleet:
+        assert run.data['stats'][host.name]['failures'] == 1
+        result = trust_results(run, host.name)[0]
+        assert result['failed'] and result['restored'] and 'sshd -t rejected' in result['msg']
+        assert 'NoSuchSshdKeyword' in result['msg']
+        assert run.calls[host.name] == 2  # inspect + the apply that restored itself; no restore call needed
+        assert tbed.login(host, 'ops', 'adm-example').stdout.strip() == 'ops'
+    assert 'rolled back on host1' in run.output
+    assert tbed.files() == before
+
+    # the rerun (from the add phase's state the previous test left) converges to exactly the map, and
+    # revokes serial 4242 in a KRL built on the host
+    again = tbed.play(tmp_path, extra={'warden_revoked_serials': ['4242']})
+    assert again.rc == 0, again.output[-4000:]
+    for host in tbed.fleet:
+        assert trust_results(again, host.name)[0]['changed_files'] == [
+            '/etc/ssh/auth_principals/svc', '/etc/ssh/revoked_keys.spec', '/etc/ssh/sshd_config.d/20-netkingdom-warden.conf',
+            '/etc/ssh/revoked_keys']
+        assert host.read_etc('ssh/auth_principals/svc').splitlines()[1:] == ['agt-task-bridge']
+        assert 'RevokedKeys /etc/ssh/revoked_keys' in host.read_etc(DROPIN)
+        assert tbed.login(host, 'svc', 'agt-bridge-v2').returncode == 255
+        assert tbed.login(host, 'ops', 'ops-admin', serial=4242).returncode == 255
+        assert tbed.login(host, 'ops', 'ops-admin', serial=4243).returncode == 0
