@@ -38,8 +38,8 @@ ACTOR_TYPES = {'adm': 48, 'agt': 24, 'atm': 8}
 ACTOR_TYPE_NAMES = {'adm': 'human', 'agt': 'agent', 'atm': 'automation'}
 
 KNOWN_FIELDS = ('type', 'principals', 'ttl_hours', 'description', 'subjects')
-NAME_RE = re.compile(r'^(adm|agt|atm)-[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$')
-SUBJECT_RE = re.compile(r'^[^\s\x00-\x1f\x7f]+$')
+NAME_RE = re.compile(r'^(adm|agt|atm)-[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?\Z')
+SUBJECT_RE = re.compile(r'^[^\s\x00-\x1f\x7f]+\Z')
 
 
 def principal_problem(value):
@@ -78,7 +78,11 @@ def parse_ttl_hours(value):
             raise ValueError('must be a number of hours, got %r' % value)
     if not isinstance(value, (int, float)):
         raise ValueError('must be a number of hours, got %s' % type(value).__name__)
-    if math.isnan(value) or math.isinf(value):
+    try:
+        finite = not (math.isnan(value) or math.isinf(value))
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
         raise ValueError('must be a finite number of hours')
     if value <= 0:
         raise ValueError('must be greater than 0, got %s' % _fmt_hours(value))
@@ -121,7 +125,7 @@ def _validate_actor(name, spec, source, problems, warnings):
         actor_type = actor_type_of(name)
         if actor_type is None:
             problems.append((where('type'), 'is required (adm, agt or atm)'))
-    elif actor_type not in ACTOR_TYPES:
+    elif not isinstance(actor_type, str) or actor_type not in ACTOR_TYPES:
         problems.append((where('type'), 'unknown actor type %r (expected adm, agt or atm)' % (actor_type,)))
         actor_type = None
     elif isinstance(name, str) and actor_type_of(name) != actor_type:
@@ -275,6 +279,8 @@ def load_yaml_text(text, source):
         if 'duplicate key' in detail:
             detail = 'duplicate key: ' + detail
         raise ValidationError([(source, 'not valid YAML: %s' % detail)], what='file')
+    except ValueError as exc:  # a value the YAML constructors refuse (an integer of 4,300+ digits)
+        raise ValidationError([(source, 'not valid YAML: %s' % str(exc).split(':', maxsplit=1)[0])], what='file')
 
 
 def load_inventory_file(path):

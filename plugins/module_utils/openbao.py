@@ -94,8 +94,8 @@ SESSION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', '
                    'cert_auth_public_key', 'cert_auth_private_key')
 ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'duration': 'float', 'dict': 'dict'}
 
-PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$')
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*$')
+PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
 DURATION_UNITS = {None: 1.0, 's': 1.0, 'ms': 0.001, 'm': 60.0, 'h': 3600.0}
 CERT_TYPES = ('user', 'host')
@@ -173,7 +173,10 @@ def _coerce(name, value, kind):
         if isinstance(value, bool):
             raise _problem(name, 'must be a number of seconds, got a boolean')
         if isinstance(value, (int, float)):
-            seconds = float(value)
+            try:
+                seconds = float(value)
+            except OverflowError:  # an int too large for a float
+                raise _problem(name, 'is too large, got %r' % (value,))
         else:
             match = DURATION_RE.match(str(value))
             if not match:

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import os
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
@@ -103,10 +104,11 @@ def _coerce(name, value, kind):
     if kind in ('int', 'float'):
         try:
             number = int(value) if kind == 'int' else float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError([(field, 'must be a number, got %r' % (value,))], what='policy settings')
-        if isinstance(value, bool) or number < 0:
-            raise ValidationError([(field, 'must be a non-negative number, got %r' % (value,))], what='policy settings')
+        if isinstance(value, bool) or number < 0 or (isinstance(number, float) and not math.isfinite(number)):
+            raise ValidationError([(field, 'must be a finite, non-negative number, got %r' % (value,))],
+                                  what='policy settings')
         return number
     if not isinstance(value, str):
         raise ValidationError([(field, 'must be a string, got %s' % type(value).__name__)], what='policy settings')

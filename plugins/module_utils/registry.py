@@ -40,8 +40,8 @@ CREDENTIAL_RESOURCE_TYPE = 'credential-lane'
 CREDENTIAL_ACTION = 'read'
 CREDENTIAL_CONTEXT = ['lane', 'need_id', 'owner_repo']
 GATED_LANE = 'secret'
-POLICY_REF_RE = re.compile(r'^[a-z][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/@-]*$')
-SUBJECT_RE = re.compile(r'^[^\s,#*\x00-\x1f\x7f]+$')
+POLICY_REF_RE = re.compile(r'^[a-z][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/@-]*\Z')
+SUBJECT_RE = re.compile(r'^[^\s,#*\x00-\x1f\x7f]+\Z')
 
 
 def resource_id(actor_name):
@@ -201,6 +201,11 @@ def build_snapshot(actors, tenant=DEFAULT_TENANT, credential_lanes=None):
     return snapshot
 
 
+def _known(value, table):
+    """``value in table`` for any JSON value (a list or an object is never a known id)."""
+    return isinstance(value, str) and value in table
+
+
 def _list(snapshot, key, problems):
     value = snapshot.get(key)
     if not isinstance(value, list):
@@ -237,15 +242,15 @@ def _check_resource(res, where, tenants, subjects, problems):
         problems.append((where + '.type', 'must be %r' % RESOURCE_TYPE))
     if res.get('system') != SYSTEM:
         problems.append((where + '.system', 'must be %r' % SYSTEM))
-    if res.get('tenant') not in tenants:
+    if not _known(res.get('tenant'), tenants):
         problems.append((where + '.tenant', 'unknown tenant %r (dangling reference)' % (res.get('tenant'),)))
     if not isinstance(actor, str) or res.get('id') != resource_id(actor):
         problems.append((where + '.metadata.actor', 'must name the actor of id %r' % (res.get('id'),)))
-    if actor_type not in ACTOR_TYPES:
+    if not _known(actor_type, ACTOR_TYPES):
         problems.append((where + '.metadata.actor_type', 'unknown actor type %r' % (actor_type,)))
     elif isinstance(actor, str) and not actor.startswith(actor_type + '-'):
         problems.append((where + '.metadata.actor', 'name must start with %r' % (actor_type + '-')))
-    if actor not in subjects:
+    if not _known(actor, subjects):
         problems.append((where + '.metadata.actor', 'actor %r has no subject entry (dangling reference)' % (actor,)))
     principals = meta.get('principals')
     if not isinstance(principals, list) or not principals:
@@ -261,7 +266,7 @@ def _check_resource(res, where, tenants, subjects, problems):
     max_ttl = meta.get('max_ttl_hours')
     if isinstance(max_ttl, bool) or not isinstance(max_ttl, (int, float)) or max_ttl <= 0:
         problems.append((where + '.metadata.max_ttl_hours', 'must be a positive number'))
-    elif actor_type in ACTOR_TYPES and max_ttl > ACTOR_TYPES[actor_type]:
+    elif _known(actor_type, ACTOR_TYPES) and max_ttl > ACTOR_TYPES[actor_type]:
         problems.append((where + '.metadata.max_ttl_hours', '%s is above the %s maximum of %d hours'
                          % (max_ttl, actor_type, ACTOR_TYPES[actor_type])))
 
@@ -273,9 +278,10 @@ def _check_lane_resource(res, where, tenants, systems, problems):
         return
     if res.get('system') != SYSTEM:
         problems.append((where + '.system', 'must be %r' % SYSTEM))
-    if res.get('tenant') not in tenants:
+    if not _known(res.get('tenant'), tenants):
         problems.append((where + '.tenant', 'unknown tenant %r (dangling reference)' % (res.get('tenant'),)))
-    types = [t.get('type') for t in (systems.get(SYSTEM) or {}).get('resource_types') or [] if isinstance(t, dict)]
+    declared = (systems.get(SYSTEM) or {}).get('resource_types')
+    types = [t.get('type') for t in declared if isinstance(t, dict)] if isinstance(declared, list) else []
     if CREDENTIAL_RESOURCE_TYPE not in types:
         problems.append((where + '.type', 'the system %r does not declare the resource type %r'
                          % (SYSTEM, CREDENTIAL_RESOURCE_TYPE)))
@@ -302,10 +308,12 @@ def validate_snapshot(snapshot, check_digest=True):
         if not isinstance(subject, dict):
             continue
         where = 'subjects[%d]' % index
-        if subject.get('type') not in ACTOR_TYPES:
+        if not _known(subject.get('type'), ACTOR_TYPES):
             problems.append((where + '.type', 'unknown actor type %r' % (subject.get('type'),)))
-        for group in subject.get('groups') or []:
-            if group not in groups:
+        if not isinstance(subject.get('groups') or [], list):
+            problems.append((where + '.groups', 'must be a list of group ids'))
+        for group in subject.get('groups') if isinstance(subject.get('groups'), list) else []:
+            if not _known(group, groups):
                 problems.append((where + '.groups', 'unknown group %r (dangling reference)' % (group,)))
     for index, res in enumerate(snapshot.get('resources') or []):
         if isinstance(res, dict) and res.get('type') == CREDENTIAL_RESOURCE_TYPE:
@@ -317,9 +325,9 @@ def validate_snapshot(snapshot, check_digest=True):
         if not isinstance(rel, dict):
             problems.append((where, 'must be a mapping'))
             continue
-        if rel.get('subject') not in subjects:
+        if not _known(rel.get('subject'), subjects):
             problems.append((where + '.subject', 'unknown subject %r (dangling reference)' % (rel.get('subject'),)))
-        if rel.get('resource') not in resources:
+        if not _known(rel.get('resource'), resources):
             problems.append((where + '.resource', 'unknown resource %r (dangling reference)' % (rel.get('resource'),)))
 
     if check_digest and not problems:

@@ -62,11 +62,11 @@ ROLES = ('issue', 'assist', 'route')
 SSH_AUTH_METHOD = 'ssh-certificate'
 MATCHES = ('exact', 'matched', 'tie', 'no_match')
 
-ID_RE = re.compile(r'^[a-z0-9][a-z0-9._-]{0,127}$')
+ID_RE = re.compile(r'^[a-z0-9][a-z0-9._-]{0,127}\Z')
 DATE_RE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
 PLACEHOLDER_RE = re.compile(r'<([A-Za-z_][A-Za-z0-9_-]*)>')
 # A placeholder value goes into a shell command: no whitespace, quotes or shell metacharacters.
-VALUE_RE = re.compile(r'^[A-Za-z0-9_@%+=:,./-]+$')
+VALUE_RE = re.compile(r'^[A-Za-z0-9_@%+=:,./-]+\Z')
 NAMED_PLACEHOLDERS = ('domain', 'field', 'path')
 WORD_RE = re.compile(r'[a-z0-9]+')
 STOPWORDS = frozenset((

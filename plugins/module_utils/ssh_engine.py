@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES, parse_ttl_hours
@@ -52,9 +53,9 @@ ECDSA_BITS = {256: 'ecdsa-sha2-nistp256', 384: 'ecdsa-sha2-nistp384', 521: 'ecds
 DURATION_FIELDS = frozenset(['ttl', 'max_ttl', 'not_before_duration'])
 LIST_FIELDS = frozenset(['allowed_users', 'allowed_domains', 'allowed_extensions', 'allowed_critical_options'])
 MAP_FIELDS = frozenset(['default_extensions', 'default_critical_options', 'allowed_user_key_lengths'])
-FIELD_RE = re.compile(r'^[a-z][a-z0-9_]*$')
-ISSUER_NAME_RE = re.compile(r'^[A-Za-z0-9_-]+$')
-POLICY_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+FIELD_RE = re.compile(r'^[a-z][a-z0-9_]*\Z')
+ISSUER_NAME_RE = re.compile(r'^[A-Za-z0-9_-]+\Z')
+POLICY_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
 DURATION_PART_RE = re.compile(r'(\d+(?:\.\d+)?)(h|m|s)')
 RESERVED_POLICIES = ('root', 'default')
 RESERVED_MOUNTS = ('sys', 'auth', 'identity', 'cubbyhole')
@@ -94,7 +95,10 @@ def duration_seconds(value):
     if isinstance(value, bool) or value is None:
         raise ValueError('must be a duration such as 24h, 90m or a number of seconds')
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            raise ValueError('is too large, got %r' % (value,))
     else:
         text = str(value).strip().lower()
         if re.match(r'^\d+(?:\.\d+)?$', text):
@@ -103,7 +107,7 @@ def duration_seconds(value):
             seconds = sum(float(n) * {'h': 3600, 'm': 60, 's': 1}[u] for n, u in DURATION_PART_RE.findall(text))
         else:
             raise ValueError('must be a duration such as 24h, 90m or a number of seconds, got %r' % (value,))
-    if seconds < 0 or seconds != int(seconds):
+    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0 or seconds != int(seconds):
         raise ValueError('must be a whole, non-negative number of seconds, got %r' % (value,))
     return int(seconds)
 
@@ -236,6 +240,14 @@ def _hours_to_seconds(hours):
     return int(round(float(hours) * 3600))
 
 
+def _hours(value):
+    """parse_ttl_hours, and a number of seconds that fits (ValueError if not)."""
+    hours = parse_ttl_hours(value)
+    if math.isinf(float(hours) * 3600):
+        raise ValueError('is too large, got %r' % (value,))
+    return hours
+
+
 def _ttl_cap_problems(field, seconds, cap_hours, kind):
     if seconds > cap_hours * 3600:
         return [(field, '%s is above the %s maximum of %dh: certificate lifetimes are capped by actor type '
@@ -349,7 +361,7 @@ def build_spec(options, settings):
             problems.append(('max_ttl_hours.%s' % key, 'is not an actor type (adm, agt, atm)'))
             continue
         try:
-            hours = parse_ttl_hours(given[key])
+            hours = _hours(given[key])
         except ValueError as exc:
             problems.append(('max_ttl_hours.%s' % key, str(exc)))
             continue
@@ -358,7 +370,7 @@ def build_spec(options, settings):
     host_hours = options.get('host_max_ttl_hours')
     host_hours = DEFAULT_HOST_MAX_TTL_HOURS if host_hours is None else host_hours
     try:
-        host_hours = parse_ttl_hours(host_hours)
+        host_hours = _hours(host_hours)
     except ValueError as exc:
         problems.append(('host_max_ttl_hours', str(exc)))
         host_hours = DEFAULT_HOST_MAX_TTL_HOURS
