@@ -6,6 +6,7 @@ beside ``build/collections``); when there is none (a development run against a s
 builds one from the checkout the collections folder points at, into ``scratch``.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +25,12 @@ def collection_source():
 
 
 def collection_version(source=None):
-    return str(yaml.safe_load((Path(source or collection_source()) / 'galaxy.yml').read_text())['version'])
+    """The version of the collection under test: galaxy.yml of a checkout, or MANIFEST.json of an
+    installed collection (an install from the tarball has no galaxy.yml)."""
+    source = Path(source or collection_source())
+    if (source / 'galaxy.yml').is_file():
+        return str(yaml.safe_load((source / 'galaxy.yml').read_text())['version'])
+    return str(json.loads((source / 'MANIFEST.json').read_text())['collection_info']['version'])
 
 
 def collection_tarball(scratch):
