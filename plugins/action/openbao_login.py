@@ -15,6 +15,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
     OpenBaoSigner,
     argument_spec,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils.signing import backend_name
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 
@@ -25,9 +26,19 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(argument_spec={'openbao': argument_spec()})
+        dummy, args = self.validate_argument_spec(argument_spec={
+            'openbao': argument_spec(),
+            'only_when_needed': {'type': 'bool', 'default': False},
+        })
         args = apply_play_defaults(args, task_vars, self._templar, signing=True)
         try:
+            if args['only_when_needed']:
+                # the same choice every signing task makes: task > warden_* variables > warden_config > env
+                if backend_name(args.get('backend'), args.get('openbao')) != 'openbao':
+                    return self._not_needed(result, 'the signing backend is the local CA')
+                method = OpenBaoSettings(args.get('openbao'), require_auth=False).auth_method
+                if method == 'token':
+                    return self._not_needed(result, 'auth_method is token: every task uses the token itself')
             settings = OpenBaoSettings(args.get('openbao'))
             session = OpenBaoSigner(settings).session_settings()
         except WardenError as exc:
@@ -35,4 +46,11 @@ class ActionModule(ActionBase):
             return result
         # The session token is in the result: hide it from every display and callback.
         result.update(changed=False, openbao=session, auth_method=settings.auth_method, _ansible_no_log=True)
+        return result
+
+    @staticmethod
+    def _not_needed(result, why):
+        """No session: later tasks keep their own settings (nothing secret in the result)."""
+        result.update(changed=False, skipped=True, skip_reason='no OpenBao login needed: %s' % why, openbao=None,
+                      auth_method=None)
         return result

@@ -31,6 +31,17 @@ attributes:
     details: Logging in changes nothing, so it runs in check mode too.
   diff_mode:
     support: none
+options:
+  only_when_needed:
+    description:
+      - Decide on the controller whether a login is needed at all, from the same settings every signing task
+        reads (task option, C(warden_signing_backend) / C(warden_openbao), the C(warden_config) file, then the
+        environment). With the local CA, or with O(openbao.auth_method=token) (the token is the session), the
+        task is reported as skipped, returns no session (RV(openbao) is null) and contacts nothing.
+      - The C(netkingdom.warden.openbao_session) playbook (imported by C(cert_rollout) and
+        C(rotate_principals)) sets it, so those playbooks need no C(when) on environment variables.
+    type: bool
+    default: false
 notes:
   - Do not register the result into a fact cache (C(set_fact) with C(cacheable=true)); keep it in memory.
 seealso:
@@ -50,15 +61,23 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     warden_openbao: "{{ openbao_session.openbao }}"
   no_log: true
+
+- name: Log in only when the configured backend and auth method need it (skipped otherwise)
+  netkingdom.warden.openbao_login:
+    only_when_needed: true
+  run_once: true
+  register: openbao_session
 """
 
 RETURN = r"""
 openbao:
-  description: Connection options with C(auth_method=token) and the session token, for C(warden_openbao). Secret.
+  description:
+    - Connection options with C(auth_method=token) and the session token, for C(warden_openbao). Secret.
+    - Null when O(only_when_needed) found no login needed (the result is then C(skipped)).
   returned: success
   type: dict
 auth_method:
-  description: The auth method used to log in.
+  description: The auth method used to log in (null when no login was needed).
   returned: success
   type: str
   sample: approle
