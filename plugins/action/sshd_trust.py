@@ -42,7 +42,8 @@ HOST_MODULE = 'netkingdom.warden.sshd_trust_files'
 RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
 
 SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
-    'state': {'type': 'str', 'choices': ['present', 'restore'], 'default': 'present'},
+    'state': {'type': 'str', 'choices': ['present', 'restore', 'verified'], 'default': 'present'},
+    'pending_path': {'type': 'path', 'default': '/var/lib/warden/sshd-trust.pending'},
     'ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
     'ca_path': {'type': 'path', 'default': '/etc/ssh/ca/ca_user.pub'},
     'principals': {'type': 'dict', 'default': {}},
@@ -65,6 +66,12 @@ SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
     'sshd_service': {'type': 'str', 'default': 'ssh'},
     'reload_command': {'type': 'str'},
     'backups': {'type': 'dict', 'default': {}},
+    'actor_certs': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'actor': {'type': 'str', 'required': True},
+        'key': {'type': 'path', 'required': True, 'no_log': False},  # a key's path, not a key
+        'force': {'type': 'bool', 'default': False},
+        'renew_before': {'type': 'str'},
+    }},
 })
 
 
@@ -83,11 +90,17 @@ class ActionModule(ActionBase):
         reload_args = dict((name, args[name]) for name in RELOAD_OPTIONS)
         if args['state'] == 'restore':
             return self._restore(result, args, reload_args, task_vars)
+        if args['state'] == 'verified':
+            done = self._host_call({'state': 'verified', 'pending_path': args['pending_path']}, task_vars)
+            result.update(changed=bool(done.get('changed')), verify_pending=bool(done.get('failed')))
+            if done.get('failed'):
+                result.update(failed=True, msg=done.get('msg'))
+            return result
 
         args = apply_play_defaults(args, task_vars, self._templar, signing=True)
         host = task_vars.get('inventory_hostname')
         result.update(changed=False, changed_files=[], host_certs=[], backups={}, reloaded=False,
-                      trust_changed=False)
+                      trust_changed=False, verify_pending=False, actor_certs=[], actor_certs_pending=[])
         try:
             principals = validate_trust_options(args)
             renew_before = parse_renew_before(args['renew_before'])
@@ -98,15 +111,19 @@ class ActionModule(ActionBase):
         # 1. one round trip: every file, every host key and its certificate
         paths, stat_only = inspect_paths(args, principals)
         seen = self._host_call({'state': 'inspect', 'paths': paths, 'stat_paths': stat_only,
-                                'host_keys': args['host_keys']}, task_vars)
+                                'host_keys': args['host_keys'], 'pending_path': args['pending_path'],
+                                'actor_keys': [item['key'] for item in args['actor_certs']]}, task_vars)
         if seen.get('failed'):
             result.update(failed=True, msg='inspecting sshd trust on the host failed: %s' % seen.get('msg'))
             return result
+        # a change applied by an earlier run that never reached its login check
+        result['verify_pending'] = bool(seen.get('verify_pending'))
 
         # 2. decide on the controller
         try:
             plan = plan_trust(args, principals, seen['files'])
             jobs = self._plan_certs(args, seen, host, renew_before)
+            result['actor_certs'], result['actor_certs_pending'] = self._plan_actor_certs(args, seen, host)
         except WardenError as exc:
             result.update(failed=True, msg=str(exc))
             return result
@@ -150,7 +167,8 @@ class ActionModule(ActionBase):
                             'public_key': seen_keys[key]['public_key']})
 
         # 4. one round trip: write everything, sshd -t, reload (the host restores itself on failure)
-        apply_args = dict(reload_args, state='apply', files=[write_args(change) for change in changes])
+        apply_args = dict(reload_args, state='apply', files=[write_args(change) for change in changes],
+                          pending_path=args['pending_path'], mark_pending=result['trust_changed'])
         if plan['krl']:
             apply_args['krl'] = {'path': args['krl_path'], 'spec': args['krl_path'] + '.spec',
                                  'ca_path': args['ca_path']}
@@ -169,7 +187,8 @@ class ActionModule(ActionBase):
                 self._display.warning(warning)
             diffs.append(dict(job.diff(), before_header=entry['path'], after_header=entry['path']))
         result.update(changed=True, changed_files=applied.get('changed_files', []), backups=applied.get('backups', {}),
-                      reloaded=applied.get('reloaded', False), host_certs=[e for e, k, j in certs])
+                      reloaded=applied.get('reloaded', False), host_certs=[e for e, k, j in certs],
+                      verify_pending=result['verify_pending'] or bool(applied.get('pending')))
         if self._task.diff and diffs:
             result['diff'] = diffs
         return result
@@ -198,6 +217,46 @@ class ActionModule(ActionBase):
             job.plan(item['public_key'], item['certificate'])
             jobs.append((item['key'], job))
         return jobs
+
+    def _plan_actor_certs(self, args, seen, host):
+        """``(kept, pending)`` for the workload actors' certificates, from the same inspection.
+
+        A valid certificate is kept and audited ``kept`` exactly as ``ssh_cert`` does it; every other
+        actor (certificate missing, expiring, for another key or CA, key missing, or a problem such as an
+        actor not in the inventory) is left to the ``ssh_cert`` task, which signs, or reports the problem.
+        """
+        items = args['actor_certs']
+        if not items:
+            return [], []
+        from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+        from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+        actors, dummy = resolve_actors(args.get('actors'), args.get('inventory_file'))
+        name = backend_name(args.get('backend'), args.get('openbao'))
+        factory = functools.partial(make_backend, args.get('backend'), args.get('openbao'), args.get('local_ca'))
+        # planning needs only the CA public keys; with none read for the run, the real backend gives them
+        backend = KnownCABackend(args['signing_ca_keys'], name, factory) if args['signing_ca_keys'] else factory()
+        service = SigningService(backend, audit=AuditLog(args.get('audit_log')), actors=actors)
+        seen_keys = dict((entry['key'], entry) for entry in seen.get('actor_keys') or [])
+        kept, pending = [], []
+        for item in items:
+            entry = seen_keys.get(item['key']) or {}
+            todo = {'actor': item['actor'], 'key': item['key'], 'path': host_cert_path(item['key'])}
+            if entry.get('public_key') is None:
+                pending.append(dict(todo, reason='missing'))
+                continue
+            try:
+                request = cert_request('user', actors, item['actor'])
+                job = CertJob(service, request, host, parse_renew_before(item.get('renew_before')), item['force'],
+                              subject=args['subject'])
+                reason = job.plan(entry['public_key'], entry.get('certificate'))
+            except WardenError as exc:
+                pending.append(dict(todo, reason='error', msg=str(exc)))  # ssh_cert reports it
+                continue
+            if job.needed:
+                pending.append(dict(todo, reason=reason))
+            else:
+                kept.append(dict(todo, changed=False, reason=reason, **job.kept()))
+        return kept, pending
 
     def _restore(self, result, args, reload_args, task_vars):
         backups = args['backups'] or {}

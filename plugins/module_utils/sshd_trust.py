@@ -113,6 +113,11 @@ def validate_trust_options(args):
         if not key.startswith('/') or UNSAFE_PATH_RE.search(key) or key.endswith('.pub'):
             problems.append(('host_keys[%d]' % index, 'must be the absolute path of a private host key '
                              '(no blanks, quotes, "#"; not the .pub file)'))
+    for index, item in enumerate(args.get('actor_certs') or []):
+        key = item.get('key') or ''
+        if not key.startswith('/') or key.endswith('.pub'):
+            problems.append(('actor_certs[%d].key' % index, 'must be the absolute path of the actor\'s private key '
+                             '(not the .pub file)'))
     for index, serial in enumerate(args.get('revoked_serials') or []):
         if not SERIAL_RE.match(str(serial).strip()):
             problems.append(('revoked_serials[%d]' % index, 'must be a serial number or a range N-M'))

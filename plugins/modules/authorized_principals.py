@@ -172,6 +172,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
 from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
     DEFAULT_PATH_TEMPLATE,
     MAX_FILE_BYTES,
@@ -181,17 +182,6 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.principals impor
     readable_by,
     validate_principals,
 )
-
-
-def resolve_id(value, kind):
-    """uid/gid of a name or a number; None when unknown."""
-    value = str(value).strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        return pwd.getpwnam(value).pw_uid if kind == 'owner' else grp.getgrnam(value).gr_gid
-    except KeyError:
-        return None
 
 
 def parse_mode(value):

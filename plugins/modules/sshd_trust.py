@@ -26,6 +26,10 @@ description:
     when its specification changed, checks the whole configuration with C(sshd -t -f <sshd_config>) and reloads
     sshd (never restarts it). When C(sshd -t) or the reload fails, the host puts every previous file back itself
     and the task fails with sshd's message.
+  - B(Pending verification.) A trust change (anything but a host certificate alone) leaves the marker
+    O(pending_path) on the host, written after C(sshd -t) and before the reload; RV(verify_pending) reports it on
+    every later run until O(state=verified) removes it, so a run interrupted before its login check proves the
+    login on the next run. Reading the marker is part of the one inspection, so a converged host still costs one call.
   - O(state=restore) puts back the files of a former run from its RV(backups) (used after a failed login
     verification), checks with C(sshd -t) and reloads sshd.
   - The OpenBao token and the PDP token never reach the host.
@@ -58,10 +62,18 @@ attributes:
 options:
   state:
     description:
-      - V(present) inspects, decides and writes what changed; V(restore) puts back O(backups).
+      - V(present) inspects, decides and writes what changed; V(restore) puts back O(backups);
+        V(verified) removes the pending-verification marker O(pending_path) after a real login proved the change.
     type: str
-    choices: [present, restore]
+    choices: [present, restore, verified]
     default: present
+  pending_path:
+    description:
+      - The marker a trust change leaves on the host until its login check passed (atomic, mode 0600, a timestamp
+        and the changed paths, no secret). It is written before sshd is reloaded, so a run killed between the
+        reload and the login check still reports RV(verify_pending) on the next run, which then verifies.
+    type: path
+    default: /var/lib/warden/sshd-trust.pending
   ca_keys:
     description:
       - The CA public key lines sshd trusts for user certificates (C(TrustedUserCAKeys)), in this order.
@@ -176,6 +188,35 @@ options:
   reload_command:
     description: The command that reloads sshd with O(reload_method=command) (run without a shell).
     type: str
+  actor_certs:
+    description:
+      - Workload actors whose key and certificate live on this host. The one inspection also reads each key's
+        public key and certificate (never the private key; a missing key is reported missing), and the controller
+        decides keep-or-renew by the same rules as M(netkingdom.warden.ssh_cert) (a valid certificate is kept and
+        audited V(kept) exactly as M(netkingdom.warden.ssh_cert) does it), so a converged actor costs no round trip.
+      - Nothing is signed or written for actors here. Those whose certificate must be (re)signed, whose key is
+        missing, or that have a problem (an actor not in the inventory, ...) are returned in
+        RV(actor_certs_pending) for an M(netkingdom.warden.ssh_cert) task (which generates the key when asked,
+        gates, signs, writes, and reports any problem).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      actor:
+        description: The actor (in O(actors) / O(inventory_file)); principals and TTL come from the inventory.
+        type: str
+        required: true
+      key:
+        description: Absolute path of the actor's private key on the host (its certificate is C(<key>-cert.pub)).
+        type: path
+        required: true
+      force:
+        description: Sign a new certificate even when the current one is valid (the actor is then pending).
+        type: bool
+        default: false
+      renew_before:
+        description: Renew when the certificate expires within this time (hours, or C(90m), C(12h), C(2d)).
+        type: str
   backups:
     description:
       - With O(state=restore), the RV(backups) of the run to undo (path to backup, or null for a file it created).
@@ -209,6 +250,28 @@ EXAMPLES = r"""
       svc: [agt-bridge-v2]
     exclusive: false
 
+- name: A real login proved the change; forget the pending verification
+  netkingdom.warden.sshd_trust:
+    state: verified
+  when: trust.verify_pending
+
+- name: Trust plus the workload actors' certificates, decided in the same one inspection
+  netkingdom.warden.sshd_trust:
+    ca_keys: "{{ query('netkingdom.warden.ssh_ca_public_key') }}"
+    principals:
+      ops: [adm-example]
+    actor_certs:
+      - actor: atm-backup-daily
+        key: /var/lib/warden/actors/atm-backup-daily/id_ed25519
+  register: trust_and_actors
+
+- name: Sign only the actor certificates that are not valid (a converged host skips this)
+  netkingdom.warden.ssh_cert:
+    actor: "{{ item.actor }}"
+    key: "{{ item.key }}"
+    generate_key: true
+  loop: "{{ trust_and_actors.actor_certs_pending }}"
+
 - name: Undo that change after a failed login check
   netkingdom.warden.sshd_trust:
     state: restore
@@ -225,6 +288,12 @@ changed_files:
 trust_changed:
   description: Whether anything other than a host certificate changed (what a login verification is for).
   returned: O(state=present)
+  type: bool
+verify_pending:
+  description:
+    - Whether a login check is owed on this host, because this run changed trust or an earlier run left the marker
+      O(pending_path) (it was interrupted before its check passed). Run the login check, then O(state=verified).
+  returned: O(state=present) or O(state=verified)
   type: bool
 host_certs:
   description:
@@ -245,6 +314,32 @@ host_certs:
       principals: [host1, host1.fleet.test]
       valid_before: "2026-12-26T10:00:00Z"
       policy_decision_id: null
+actor_certs:
+  description:
+    - The O(actor_certs) whose certificate is valid and was kept (and audited V(kept)), with the fields
+      M(netkingdom.warden.ssh_cert) returns for a kept certificate, plus C(actor) and C(key).
+  returned: O(state=present)
+  type: list
+  elements: dict
+  sample:
+    - actor: atm-backup-daily
+      key: /var/lib/warden/actors/atm-backup-daily/id_ed25519
+      path: /var/lib/warden/actors/atm-backup-daily/id_ed25519-cert.pub
+      changed: false
+      reason: valid
+      serial: "4711"
+      key_id: "warden:atm-backup-daily:decision:0123456789abcdef"
+      principals: [atm-backup]
+      valid_before: "2026-11-27T10:00:00Z"
+      policy_decision_id: "decision:0123456789abcdef"
+actor_certs_pending:
+  description:
+    - The O(actor_certs) an M(netkingdom.warden.ssh_cert) task must handle, each with C(actor), C(key), C(path)
+      and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
+      V(forced), ..., or V(error) with C(msg) for a problem that task will report).
+  returned: O(state=present)
+  type: list
+  elements: dict
 backups:
   description:
     - Path of each file this run replaced to its backup, or null for a file it created; give it to O(state=restore).

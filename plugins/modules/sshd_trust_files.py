@@ -22,6 +22,10 @@ description:
     When C(sshd -t) or the reload fails, it puts every previous file back itself and fails with sshd's message.
   - With O(state=restore) it puts back the files of O(backups) (as RV(backups) returned them, a backup
     path, or null for a file that did not exist), checks with C(sshd -t) and reloads sshd.
+  - A change waiting for its login check survives an interrupted run. With O(state=apply) and O(mark_pending),
+    the module writes the marker O(pending_path) (atomically, root, mode 0600; a timestamp and the changed
+    paths, no secret) after C(sshd -t) accepted the files and before sshd is reloaded. O(state=inspect) reports
+    it as RV(verify_pending), and O(state=verified) removes it once a real login proved the change.
 author:
   - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
@@ -30,7 +34,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: O(state=inspect) runs as usual; O(state=apply) and O(state=restore) change nothing and report C(changed).
+    details: O(state=inspect) runs as usual; O(state=apply), O(state=restore) and O(state=verified) change nothing
+      and report C(changed).
   diff_mode:
     support: none
     details: M(netkingdom.warden.sshd_trust) builds the diff from the inspection.
@@ -40,9 +45,10 @@ attributes:
 options:
   state:
     description:
-      - V(inspect) reads, V(apply) writes, checks and reloads, V(restore) puts back the previous files.
+      - V(inspect) reads, V(apply) writes, checks and reloads, V(restore) puts back the previous files,
+        V(verified) removes the pending-verification marker O(pending_path).
     type: str
-    choices: [inspect, apply, restore]
+    choices: [inspect, apply, restore, verified]
     default: inspect
   paths:
     description: Text files to read with O(state=inspect) (a missing file is reported with C(content=null)).
@@ -57,6 +63,13 @@ options:
   host_keys:
     description:
       - Private host key paths; O(state=inspect) reads C(<key>.pub) and C(<key>-cert.pub), never the key itself.
+    type: list
+    elements: path
+    default: []
+  actor_keys:
+    description:
+      - Private key paths of workload actors; O(state=inspect) reads C(<key>.pub) and C(<key>-cert.pub), never the
+        key itself. A missing key is reported with C(public_key=null).
     type: list
     elements: path
     default: []
@@ -105,6 +118,19 @@ options:
         description: The CA public keys file for C(serial:) lines (C(ssh-keygen -k -s)).
         type: path
         required: true
+  pending_path:
+    description:
+      - The marker of a change whose login check has not passed yet (see O(mark_pending)).
+    type: path
+    default: /var/lib/warden/sshd-trust.pending
+  mark_pending:
+    description:
+      - With O(state=apply), write the marker O(pending_path) before sshd is reloaded, so that a run
+        interrupted before its login check still verifies on the next run.
+      - M(netkingdom.warden.sshd_trust) sets it when trust (CA keys, principals, KRL, drop-in) changes; a
+        renewed host certificate alone needs no login check.
+    type: bool
+    default: false
   backups:
     description:
       - With O(state=restore), path to backup file (or null to remove a file that did not exist before).
@@ -143,6 +169,10 @@ EXAMPLES = r"""
     host_keys: [/etc/ssh/ssh_host_ed25519_key]
   register: seen
 
+- name: A real login proved the change; forget the pending verification
+  netkingdom.warden.sshd_trust_files:
+    state: verified
+
 - name: Put back what a failed change replaced
   netkingdom.warden.sshd_trust_files:
     state: restore
@@ -159,6 +189,15 @@ host_keys:
   returned: state=inspect
   type: list
   elements: dict
+verify_pending:
+  description: Whether the marker O(pending_path) exists (a change still waits for its login check).
+  returned: state=inspect
+  type: bool
+actor_keys:
+  description: With O(state=inspect), per O(actor_keys) item C(key), C(public_key) (null when missing), C(cert_path), C(certificate).
+  returned: state=inspect
+  type: list
+  elements: dict
 hostname:
   description: The host's short name.
   returned: state=inspect
@@ -172,6 +211,10 @@ changed_files:
   returned: state=apply or state=restore
   type: list
   elements: str
+pending:
+  description: Whether this call wrote the marker O(pending_path).
+  returned: state=apply
+  type: bool
 backups:
   description: Path to its backup, or null for a file this call created; what O(state=restore) takes.
   returned: state=apply
@@ -188,15 +231,17 @@ restored:
 
 import base64
 import binascii
-import grp
+import json
 import os
-import pwd
 import socket
 import stat
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
 
 MAX_FILE_BYTES = 1024 * 1024
 FILE_MODE = 0o644
@@ -229,29 +274,22 @@ def read_line(path):
         return None
 
 
+def read_key(key):
+    """A key's public key and certificate (never the private key); None for what is missing."""
+    return {'key': key, 'public_key': read_line(key + '.pub'), 'cert_path': key + '-cert.pub',
+            'certificate': read_line(key + '-cert.pub')}
+
+
 def inspect(module):
     params = module.params
     files = dict((path, read_file(module, path)) for path in params['paths'])
     for path in params['stat_paths']:
         files[path] = {'content': None, 'exists': os.path.exists(path)}
-    keys = []
-    for key in params['host_keys']:
-        keys.append({'key': key, 'public_key': read_line(key + '.pub'), 'cert_path': key + '-cert.pub',
-                     'certificate': read_line(key + '-cert.pub')})
-    module.exit_json(changed=False, files=files, host_keys=keys, hostname=socket.gethostname().split('.')[0],
-                     fqdn=socket.getfqdn())
-
-
-def resolve_id(value, kind):
-    if value in (None, ''):
-        return None
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        return pwd.getpwnam(text).pw_uid if kind == 'owner' else grp.getgrnam(text).gr_gid
-    except KeyError:
-        return None
+    keys = [read_key(key) for key in params['host_keys']]
+    actor_keys = [read_key(key) for key in params['actor_keys']]
+    module.exit_json(changed=False, files=files, host_keys=keys, actor_keys=actor_keys,
+                     hostname=socket.gethostname().split('.')[0], fqdn=socket.getfqdn(),
+                     verify_pending=os.path.lexists(params['pending_path']))
 
 
 def ensure_directory(path):
@@ -363,13 +401,35 @@ def reload_sshd(module):
     return True, None
 
 
+def write_pending(path, changed_files):
+    """The pending-verification marker: when and which files, no secret; atomic, root 0600."""
+    ensure_directory(path)
+    data = json.dumps({'since': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+                       'changed_files': changed_files}, sort_keys=True) + '\n'
+    write_atomic(path, to_bytes(data), 0o600, None, None)  # the module's user: root under become
+
+
+def verified(module):
+    path = module.params['pending_path']
+    if not os.path.lexists(path):
+        module.exit_json(changed=False, verify_pending=False)
+    if not module.check_mode:
+        try:
+            os.unlink(path)
+            fsync_directory(os.path.dirname(path) or '.')
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='cannot remove the pending-verification marker %s: %s' % (path, to_native(exc)))
+    module.exit_json(changed=True, verify_pending=False)
+
+
 def apply(module):
     params = module.params
     entries = params['files']
     if not entries and not params['krl']:
-        module.exit_json(changed=False, changed_files=[], backups={}, reloaded=False)
+        module.exit_json(changed=False, changed_files=[], backups={}, reloaded=False, pending=False)
     if module.check_mode:
-        module.exit_json(changed=True, changed_files=[e['path'] for e in entries], backups={}, reloaded=False)
+        module.exit_json(changed=True, changed_files=[e['path'] for e in entries], backups={}, reloaded=False,
+                         pending=False)
 
     # Everything is checked before the first write.
     prepared = []
@@ -438,6 +498,14 @@ def apply(module):
     valid, message = sshd_check(module)
     if not valid:
         fail('sshd -t rejected the new configuration (the previous files are back in place): %s' % message)
+    pending = False
+    if params['mark_pending']:
+        # before the reload: a run killed from here on still proves the login on the next run
+        try:
+            write_pending(params['pending_path'], written)
+        except (IOError, OSError) as exc:
+            fail('writing the pending-verification marker %s failed: %s' % (params['pending_path'], to_native(exc)))
+        pending = True
     reloaded, problem = reload_sshd(module)
     if problem:
         problems = restore(backups)
@@ -447,7 +515,7 @@ def apply(module):
         module.fail_json(msg=problem + ('; previous files restored' if not problems else
                                         '; restoring failed for: ' + '; '.join(problems)),
                          changed=True, changed_files=[], backups=fail_backups, restored=not problems, reloaded=False)
-    module.exit_json(changed=True, changed_files=written, backups=backups, reloaded=reloaded)
+    module.exit_json(changed=True, changed_files=written, backups=backups, reloaded=reloaded, pending=pending)
 
 
 def restore_state(module):
@@ -474,10 +542,13 @@ def restore_state(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type='str', choices=['inspect', 'apply', 'restore'], default='inspect'),
+            state=dict(type='str', choices=['inspect', 'apply', 'restore', 'verified'], default='inspect'),
+            pending_path=dict(type='path', default='/var/lib/warden/sshd-trust.pending'),
+            mark_pending=dict(type='bool', default=False),
             paths=dict(type='list', elements='path', default=[]),
             stat_paths=dict(type='list', elements='path', default=[]),
             host_keys=dict(type='list', elements='path', default=[], no_log=False),  # paths of keys, not keys
+            actor_keys=dict(type='list', elements='path', default=[], no_log=False),  # paths of keys, not keys
             files=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
                 content=dict(type='str', required=True),
@@ -505,6 +576,8 @@ def main():
         inspect(module)
     elif state == 'apply':
         apply(module)
+    elif state == 'verified':
+        verified(module)
     else:
         restore_state(module)
 

@@ -9,7 +9,7 @@ feeds task results in and writes the two texts out.
 
 Results are recognised by their shape, never by task name:
 
-- a certificate: a result (or loop item, or an item of a ``host_certs`` list) with a ``path``
+- a certificate: a result (or loop item, or an item of a ``host_certs`` or ``actor_certs`` list) with a ``path``
   and one of ``serial`` / ``valid_before`` / ``key_id`` (or ``ssh_cert``'s ``reason`` +
   ``generated`` pair, for a failed or check-mode result that has no certificate yet);
 - a denial: a decision with ``effect: deny`` (``decision.effect``, ``effect``, or
@@ -210,13 +210,15 @@ def cert_of(item, denial=None):
 
 
 def certs_in(item):
-    """Every certificate an item reports: itself, and each entry of a ``host_certs`` list."""
+    """Every certificate an item reports: itself, and each entry of a ``host_certs`` / ``actor_certs`` list."""
     found = []
     if looks_like_cert(item):
         found.append(cert_of(item, denial_of(item)))
-    host_certs = item.get('host_certs') if isinstance(item, dict) else None
-    if isinstance(host_certs, list):
-        for entry in host_certs[:MAX_LIST]:
+    for field in ('host_certs', 'actor_certs'):  # sshd_trust: host certificates, kept actor certificates
+        listed = item.get(field) if isinstance(item, dict) else None
+        if not isinstance(listed, list):
+            continue
+        for entry in listed[:MAX_LIST]:
             if isinstance(entry, dict) and not is_no_log(entry) and looks_like_cert(entry):
                 found.append(cert_of(entry, denial_of(entry)))
     return found

@@ -195,3 +195,41 @@ def test_drift_check_reports_a_manual_edit(rbed, tmp_path):
     assert any('host2' in line and 'ops' in line and 'intruder' in line for line in drift['summary']) or \
         any('ops' in line and 'intruder' in line for line in drift['summary'])
     assert not run.task_results('Compare principals and CA trust with the inventory', 'host1')[0]['drift']
+
+
+def approle_logins(audit_path):
+    if not os.path.exists(audit_path):
+        return 0
+    with open(audit_path) as handle:
+        return sum(1 for line in handle if '"auth/approle/login"' in line and '"type":"response"' in line)
+
+
+def test_rotate_principals_with_approle_logs_in_once(rbed, tmp_path):
+    """rotate_principals imports the openbao_session play: with AppRole the whole run logs in once, however
+    many hosts sign probe certificates. The probes are owed because each host carries the pending-verification
+    marker (as a run killed before its login check leaves it), so the rotation itself changes nothing."""
+    bao_audit = rbed.bao.enable_audit_file(rbed.workdir / 'bao-audit.log')
+    rbed.bao.request('POST', 'sys/auth/approle', {'type': 'approle'}, ok=(200, 204, 400))
+    rbed.bao.write_policy('warden-signer', 'path "ssh/sign/*" { capabilities = ["create", "update"] }')
+    rbed.bao.request('POST', 'auth/approle/role/warden', {'token_policies': ['warden-signer'], 'token_ttl': '10m'})
+    role_id = rbed.bao.request('GET', 'auth/approle/role/warden/role-id')['data']['role_id']
+    secret_id = rbed.bao.request('POST', 'auth/approle/role/warden/secret-id', {})['data']['secret_id']
+    hosts = ['host1', 'host4', 'host5']
+    for name in hosts:
+        rbed.fleet[name].run(['sh', '-c', 'umask 077; echo \'{"since": "test"}\' > /var/lib/warden/sshd-trust.pending'])
+    inventory = rbed.inventory(principals={'ops': PRINCIPALS['ops'], 'svc': ['agt-bridge-v2']})
+    inv = yaml.safe_load(inventory.read_text())
+    inv['all']['children']['fleet']['vars']['warden_openbao'] = {
+        'url': rbed.bao.url, 'auth_method': 'approle', 'role_id': role_id, 'secret_id': secret_id}
+    inventory.write_text(yaml.safe_dump(inv))
+    before = approle_logins(bao_audit)
+    run = rbed.rollout(tmp_path, book='netkingdom.warden.rotate_principals', inventory=inventory,
+                       extra_vars={'warden_rollout_hosts': ','.join(hosts)})
+    assert run.rc == 0, run.output[-4000:]
+    for name in hosts:
+        probes = run.task_results('Log in with a fresh probe certificate as ops', name)
+        assert probes and all(not r.get('failed') for r in probes), probes
+        assert rbed.fleet[name].run(['test', '-e', '/var/lib/warden/sshd-trust.pending'], check=False).returncode == 1
+        assert run.data['stats'][name]['failures'] == 0
+    assert approle_logins(bao_audit) == before + 1  # one login for the whole run, three hosts signing probes
+    assert secret_id not in run.output and rbed.bao.token not in run.output

@@ -6,6 +6,9 @@ Python interpreter is a wrapper that logs every start (every module run starts o
 does not depend on Ansible's output.
 """
 
+import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -20,6 +23,8 @@ ACTORS = {
     'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge', 'agt-bridge-v2'], 'ttl_hours': 24},
 }
 PRINCIPALS = {'ops': ['adm-example', 'ops-admin'], 'svc': ['agt-task-bridge']}
+ACTOR = 'agt-state-hub-bridge'  # the workload actor of the last test
+ACTOR_KEY = '/var/lib/warden/actors/%s/id_ed25519' % ACTOR
 DROPIN = 'ssh/sshd_config.d/20-netkingdom-warden.conf'
 MANAGED = ('ssh/ca/ca_user.pub', 'ssh/auth_principals/ops', 'ssh/auth_principals/svc', DROPIN,
            'ssh/sshd_config', 'ssh/ssh_host_ed25519_key-cert.pub')
@@ -65,9 +70,10 @@ class TrustBed(object):
         self.inventory.write_text(yaml.safe_dump(inv))
         self.certs = {}
 
-    def play(self, tmp_path, plays=None, principals=None, extra=None, **kw):
-        book = tmp_path / 'play.yml'
-        book.write_text(yaml.safe_dump(plays or ROLE_PLAY))
+    def play(self, tmp_path, plays=None, principals=None, extra=None, book=None, **kw):
+        if book is None:
+            book = tmp_path / 'play.yml'
+            book.write_text(yaml.safe_dump(plays or ROLE_PLAY))
         for host in self.fleet:
             host.run(['rm', '-f', '/root/module-calls.log'])
         run = run_playbook(str(book), inventory=self.inventory, workdir=tmp_path,
@@ -105,6 +111,20 @@ def tbed(isolated, tmp_path_factory):
         bed.fleet.stop()
 
 
+def actor_results(run, host):
+    return run.task_results('Certificates for the workload actors that live on this host (keys generated here, '
+                            'never copied)', host)
+
+
+def audit_records(path):
+    with open(str(path)) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def pending_marker(host):
+    return os.path.join(str(host.dir), 'warden', 'sshd-trust.pending')  # the host's /var/lib/warden
+
+
 def trust_results(run, host):
     return run.task_results('Bring CA trust, principals, KRL, host certificates and the sshd drop-in to the '
                             'wanted state', host)
@@ -114,9 +134,10 @@ def test_first_run_writes_once_and_a_converged_run_only_inspects(tbed, tmp_path)
     first = tbed.play(tmp_path)
     assert first.rc == 0, first.output[-4000:]
     for host in tbed.fleet:
-        assert first.calls[host.name] == 2, first.calls  # inspect + apply
+        assert first.calls[host.name] == 3, first.calls  # inspect + apply + clear the pending marker after the login
         result = trust_results(first, host.name)[0]
-        assert result['changed'] and result['reloaded'] and result['trust_changed']
+        assert result['changed'] and result['reloaded'] and result['trust_changed'] and result['verify_pending']
+        assert not os.path.exists(pending_marker(host))  # verified, then cleared
         cert, = result['host_certs']
         assert cert['changed'] and cert['reason'] == 'missing' and cert['key_id'] == 'warden:host:%s' % host.name
         assert cert['policy_decision_id'] is None and cert['valid_before']
@@ -183,8 +204,9 @@ def test_sshd_t_failure_restores_every_file_and_a_rerun_converges(tbed, tmp_path
     assert tbed.files() == before
 
     # the rerun (from the add phase's state the previous test left) converges to exactly the map, and
-    # revokes serial 4242 in a KRL built on the host
-    again = tbed.play(tmp_path, extra={'warden_revoked_serials': ['4242']})
+    # revokes serial 4242 in a KRL built on the host. Its login check is off: as if the run had been
+    # killed before the check, which the next test picks up.
+    again = tbed.play(tmp_path, extra={'warden_revoked_serials': ['4242'], 'warden_verify_login': False})
     assert again.rc == 0, again.output[-4000:]
     for host in tbed.fleet:
         assert trust_results(again, host.name)[0]['changed_files'] == [
@@ -195,3 +217,66 @@ def test_sshd_t_failure_restores_every_file_and_a_rerun_converges(tbed, tmp_path
         assert tbed.login(host, 'svc', 'agt-bridge-v2').returncode == 255
         assert tbed.login(host, 'ops', 'ops-admin', serial=4242).returncode == 255
         assert tbed.login(host, 'ops', 'ops-admin', serial=4243).returncode == 0
+        assert trust_results(again, host.name)[0]['verify_pending'] and os.path.exists(pending_marker(host))
+
+
+def test_an_interrupted_verification_is_proved_on_the_next_run(tbed, tmp_path):
+    """The previous test's last run applied a change with its login check off (as a run killed before the
+    check): the marker is there. The next run finds no trust to change, verifies anyway, and clears it.
+    Each host also gets a workload actor: signed once by ssh_cert, then decided by sshd_trust's one
+    inspection, so a converged cert_rollout with an actor still costs one round trip per host."""
+    for host in tbed.fleet:
+        info = os.stat(pending_marker(host))
+        assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == 0
+        with open(pending_marker(host)) as handle:
+            marker = json.load(handle)
+        assert set(marker) == {'since', 'changed_files'}
+        assert '/etc/ssh/revoked_keys.spec' in marker['changed_files']
+
+    extra = {'warden_revoked_serials': ['4242'], 'warden_host_actors': [ACTOR]}
+    rerun = tbed.play(tmp_path, extra=extra)
+    assert rerun.rc == 0, rerun.output[-4000:]
+    for host in tbed.fleet:
+        result = trust_results(rerun, host.name)[0]
+        assert not result['changed'] and not result['trust_changed'] and result['verify_pending']
+        probe = rerun.task_results('Log in with a fresh probe certificate as ops', host.name)
+        assert probe[0].get('failed') is not True and not probe[0].get('skipped'), probe
+        cleared, = rerun.task_results('Forget the pending verification now that a real login proved the change',
+                                      host.name)
+        assert cleared['changed']
+        assert not os.path.exists(pending_marker(host))
+        assert result['actor_certs'] == []
+        assert [(a['actor'], a['reason']) for a in result['actor_certs_pending']] == [(ACTOR, 'missing')]
+        signed, = actor_results(rerun, host.name)
+        assert signed['changed'] and signed['reason'] == 'missing' and signed['generated']
+        # inspect + clear (the probe logins run on the controller) + the new actor's ssh_cert read and write
+        assert rerun.calls[host.name] == 4
+
+    kept_before = len([r for r in audit_records(tbed.audit) if r['outcome'] == 'kept' and r['actor'] == ACTOR])
+    converged = tbed.play(tmp_path, extra=extra, book='netkingdom.warden.cert_rollout')
+    assert converged.rc == 0, converged.output[-4000:]
+    assert converged.calls == dict((h.name, 1) for h in tbed.fleet)  # trust, host cert and actor cert: one call
+    assert all(converged.data['stats'][h.name]['changed'] == 0 for h in tbed.fleet), converged.data['stats']
+    summary = converged.task_results('Certificates per host (signed or kept, why, serial, expiry, decision id)',
+                                     'host1')[0]['msg']
+    for host in tbed.fleet:
+        result = trust_results(converged, host.name)[0]
+        assert not result['verify_pending'] and result['actor_certs_pending'] == []
+        kept, = result['actor_certs']
+        assert (kept['actor'], kept['reason'], kept['changed']) == (ACTOR, 'valid', False)
+        assert kept['path'] == ACTOR_KEY + '-cert.pub' and kept['key_id'].startswith('warden:%s:' % ACTOR)
+        assert kept['serial'] == actor_results(rerun, host.name)[0]['serial']
+        assert any(line.startswith('%s: %s-cert.pub: kept (valid), serial %s' % (host.name, ACTOR_KEY, kept['serial']))
+                   for line in summary), summary
+    kept_records = [r for r in audit_records(tbed.audit) if r['outcome'] == 'kept' and r['actor'] == ACTOR]
+    assert len(kept_records) == kept_before + 3 and kept_records[-1]['cert_type'] == 'user'
+
+    forced = tbed.play(tmp_path, extra=dict(extra, host_principals_actor_force=True, warden_verify_login=False))
+    assert forced.rc == 0, forced.output[-4000:]
+    for host in tbed.fleet:
+        assert forced.calls[host.name] == 3  # inspect + ssh_cert read, write
+        pending, = trust_results(forced, host.name)[0]['actor_certs_pending']
+        assert pending['reason'] == 'forced'
+        signed, = actor_results(forced, host.name)
+        assert signed['changed'] and signed['reason'] == 'forced'
+        assert signed['serial'] != actor_results(rerun, host.name)[0]['serial']

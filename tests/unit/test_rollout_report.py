@@ -126,6 +126,20 @@ def test_host_certs_lists_policy_check_denials_and_check_mode():
     assert summary['hosts']['c']['certs'][0]['status'] == 'would_change'
 
 
+def test_sshd_trust_kept_actor_certs_are_listed_and_pending_ones_are_not():
+    trust = {'changed': False, 'host_certs': [], 'actor_certs': [
+        {'actor': 'atm-backup-daily', 'key': '/var/lib/warden/actors/atm-backup-daily/id_ed25519',
+         'path': '/var/lib/warden/actors/atm-backup-daily/id_ed25519-cert.pub', 'changed': False, 'reason': 'valid',
+         'serial': '11', 'key_id': 'warden:atm-backup-daily:decision:00aa11bb22cc33dd', 'principals': ['atm-backup'],
+         'valid_before': rr.iso(NOW + 3600), 'policy_decision_id': 'decision:00aa11bb22cc33dd'}],
+        'actor_certs_pending': [{'actor': 'agt-x', 'key': '/k/id_ed25519', 'path': '/k/id_ed25519-cert.pub',
+                                 'reason': 'expiring'}]}
+    summary = build([('h', 'Trust', trust, 'ok')])
+    cert, = summary['hosts']['h']['certs']
+    assert (cert['path'], cert['status'], cert['actor'], cert['serial']) == (
+        '/var/lib/warden/actors/atm-backup-daily/id_ed25519-cert.pub', 'kept', 'atm-backup-daily', '11')
+
+
 def test_no_log_results_and_secret_fields_are_never_copied():
     leaky = dict(ACTOR_CERT, certificate=CERT_BODY, token='hvs.' + 'A1b2' * 20, msg=PRIVATE)
     hidden = {'_ansible_no_log': True, 'censored': 'the output has been hidden', 'changed': True}

@@ -136,11 +136,15 @@ def test_given_dropin_content_is_used_as_is():
 
 def test_bad_options_are_all_reported_before_the_host_is_read():
     args = options(ca_keys=['not a key'], principals={'ops': ['a b'], '../x': ['a']}, ca_path='/etc/ssh/ca file',
-                   host_keys=['/etc/ssh/key.pub'], revoked_serials=['x'], revoked_keys=['nope'])
+                   host_keys=['/etc/ssh/key.pub'], revoked_serials=['x'], revoked_keys=['nope'],
+                   actor_certs=[{'actor': 'a', 'key': '/ok/id_ed25519'}, {'actor': 'b', 'key': 'rel/id_ed25519'},
+                                {'actor': 'c', 'key': '/k/id_ed25519.pub'}])
     with pytest.raises(ValidationError) as err:
         validate_trust_options(args)
     fields = err.value.fields
-    for field in ('ca_path', 'host_keys[0]', 'revoked_serials[0]', 'revoked_keys[0]', 'ca_keys[0]'):
+    assert 'actor_certs[0].key' not in fields
+    for field in ('ca_path', 'host_keys[0]', 'revoked_serials[0]', 'revoked_keys[0]', 'ca_keys[0]',
+                  'actor_certs[1].key', 'actor_certs[2].key'):
         assert field in fields, fields
     assert any(f.startswith("principals['ops']") for f in fields) and any('../x' in f for f in fields)
 
