@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 from tests.bed.ansible_run import BIN, ansible_env  # noqa: E402
 from tests.bed.fleet import Fleet  # noqa: E402
 from tests.bed.netns import only_loopback  # noqa: E402
-from tests.bed.openbao import OpenBaoDev  # noqa: E402
+from tests.bed.openbao import OpenBaoDev, count_sign_requests  # noqa: E402
 
 BENCH = ROOT / 'bench'
 CALLBACKS = BENCH / 'callback_plugins'
@@ -207,17 +207,7 @@ class Bed(object):
 
     def sign_requests(self):
         """Sign requests OpenBao answered so far (its file audit device, one response per sign)."""
-        if not self.audit_path or not os.path.exists(self.audit_path):
-            return 0
-        count = 0
-        with open(self.audit_path) as handle:
-            for line in handle:
-                if '/sign/' not in line:
-                    continue
-                entry = json.loads(line)
-                if entry.get('type') == 'response' and '/sign/' in entry.get('request', {}).get('path', ''):
-                    count += 1
-        return count
+        return count_sign_requests(self.audit_path)
 
     def source_only_copy(self):
         """A copy of the collection without any .pyc: what a fresh install is until something

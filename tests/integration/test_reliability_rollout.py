@@ -31,7 +31,7 @@ from tests.bed.ansible_run import BIN, CALLBACKS, ansible_env, run_playbook
 from tests.bed.collection_path import ensure_on_path
 from tests.bed.fault_proxy import FaultProxy, signs_for, wait_for
 from tests.bed.fleet import Fleet
-from tests.bed.openbao import OpenBaoDev
+from tests.bed.openbao import OpenBaoDev, count_sign_requests
 from tests.bed.pdp import PdpProcess
 
 pytestmark = pytest.mark.reliability
@@ -80,19 +80,6 @@ def children_cpu():
 def entries(text):
     """The non-comment lines of a principals or trust file."""
     return [line.strip() for line in (text or '').splitlines() if line.strip() and not line.lstrip().startswith('#')]
-
-
-def bao_sign_requests(audit_path):
-    """Sign requests OpenBao answered, from its file audit device."""
-    if not os.path.exists(audit_path):
-        return 0
-    count = 0
-    with open(audit_path) as handle:
-        for line in handle:
-            entry = json.loads(line)
-            if entry.get('type') == 'response' and '/sign/' in entry.get('request', {}).get('path', ''):
-                count += 1
-    return count
 
 
 def failures(run):
@@ -379,11 +366,11 @@ def test_openbao_faults_mid_rollout_then_recovery_converges(bed, tmp_path):
     assert all(stats['host%d' % n]['changed'] > 0 for n in (3, 4, 5, 6, 8, 9, 10)), stats
     bed.assert_done(bed.fleet)
 
-    signs = bao_sign_requests(bed.bao_audit)
+    signs = count_sign_requests(bed.bao_audit)
     third = bed.rollout(tmp_path)
     assert third.rc == 0, third.output[-4000:]
     assert all(s['changed'] == 0 for s in third.data['stats'].values()), third.data['stats']
-    assert bao_sign_requests(bed.bao_audit) == signs
+    assert count_sign_requests(bed.bao_audit) == signs
 
 
 # --- the remote policy gate failing during an actor-certificate rollout -------------------------
@@ -416,7 +403,7 @@ def test_failing_pdp_signs_nothing_and_every_host_says_policy_unavailable(bed, t
         else:
             pdp.set_fault(fault)
     before = dict((h.name, bed.host_files(h)) for h in bed.fleet)
-    signs = bao_sign_requests(bed.bao_audit)
+    signs = count_sign_requests(bed.bao_audit)
     audit_lines = len(bed.audit.read_text().splitlines())
     try:
         run = bed.rollout(tmp_path, inventory=bed.inventory(
@@ -424,7 +411,7 @@ def test_failing_pdp_signs_nothing_and_every_host_says_policy_unavailable(bed, t
     finally:
         for pdp in bed.pdps:
             pdp.clear_fault()
-    assert bao_sign_requests(bed.bao_audit) == signs  # not one sign request reached OpenBao
+    assert count_sign_requests(bed.bao_audit) == signs  # not one sign request reached OpenBao
     why = failures(run)
     assert failed_hosts(run) == sorted(h.name for h in bed.fleet), why
     for host in bed.fleet:

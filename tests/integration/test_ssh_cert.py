@@ -10,7 +10,7 @@ import pytest
 
 from tests.bed.ansible_run import run_playbook
 from tests.bed.fleet import Fleet
-from tests.bed.openbao import OpenBaoDev
+from tests.bed.openbao import OpenBaoDev, count_sign_requests
 
 HERE = Path(__file__).resolve().parent
 BOOK = HERE / 'playbooks' / 'ssh_cert.yml'
@@ -30,20 +30,6 @@ def cert_info(text):
     out = subprocess.run(['ssh-keygen', '-L', '-f', '-'], input=text, capture_output=True, text=True,
                          check=True).stdout
     return out
-
-
-def sign_requests(audit_path):
-    """Sign requests OpenBao saw, from its file audit device."""
-    if not os.path.exists(audit_path):
-        return 0
-    count = 0
-    with open(audit_path) as handle:
-        for line in handle:
-            entry = json.loads(line)
-            path = entry.get('request', {}).get('path', '')
-            if entry.get('type') == 'response' and '/sign/' in path:
-                count += 1
-    return count
 
 
 def audit_records(path):
@@ -135,7 +121,7 @@ def test_first_run_signs_and_certificates_log_in(bed, tmp_path):
     for name, res in hosts.items():
         assert res['changed'] and res['reason'] == 'missing'
         assert '%s.fleet.test' % name in res['principals'] and name in res['principals']
-    assert sign_requests(bed.bao_audit) == 6
+    assert count_sign_requests(bed.bao_audit) == 6
 
     for host in bed.fleet:
         cert = tmp_path / ('%s-cert.pub' % host.name)
@@ -162,12 +148,12 @@ def test_first_run_signs_and_certificates_log_in(bed, tmp_path):
 
 
 def test_second_run_changes_nothing_and_signs_nothing(bed, tmp_path):
-    before = sign_requests(bed.bao_audit)
+    before = count_sign_requests(bed.bao_audit)
     run = bed.play(tmp_path)
     assert run.rc == 0, run.output
     for host in ('host1', 'host2', 'host3'):
         assert run.data['stats'][host]['changed'] == 0
-    assert sign_requests(bed.bao_audit) == before
+    assert count_sign_requests(bed.bao_audit) == before
     kept = per_host(run, 'User certificate for the bridge agent')
     assert all(r['reason'] == 'valid' and r['policy_decision_id'].startswith('decision:') for r in kept.values())
 
@@ -181,10 +167,10 @@ def test_narrowed_principals_renew_once(bed, tmp_path):
 
 
 def test_expiring_renews_once(bed, tmp_path):
-    before = sign_requests(bed.bao_audit)
+    before = count_sign_requests(bed.bao_audit)
     run = bed.play(tmp_path, renew_before='25h', user_principals=['agt-task-bridge'], host_cert=False)
     assert all(r['reason'] == 'expiring' for r in per_host(run, 'User certificate for the bridge agent').values())
-    assert sign_requests(bed.bao_audit) == before + 3
+    assert count_sign_requests(bed.bao_audit) == before + 3
     again = bed.play(tmp_path, user_principals=['agt-task-bridge'], host_cert=False)
     assert all(r['reason'] == 'valid' for r in per_host(again, 'User certificate for the bridge agent').values())
 
@@ -221,13 +207,13 @@ def test_check_mode_reports_and_writes_nothing(bed, tmp_path):
 ])
 def test_refusals_leave_hosts_untouched(bed, tmp_path, extra, words):
     before = dict((h.name, bed.user_cert(h)) for h in bed.fleet)
-    signs = sign_requests(bed.bao_audit)
+    signs = count_sign_requests(bed.bao_audit)
     run = bed.play(tmp_path, host_cert=False, **extra)
     for host in bed.fleet:
         res = run.task_results('User certificate for the bridge agent', host.name)[0]
         assert res.get('failed') and words in res['msg'], res
         assert bed.user_cert(host) == before[host.name]
-    assert sign_requests(bed.bao_audit) == signs
+    assert count_sign_requests(bed.bao_audit) == signs
 
 
 def test_new_ca_issuer_renews_once(bed, tmp_path):
