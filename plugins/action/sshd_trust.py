@@ -44,6 +44,7 @@ RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'r
 SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
     'state': {'type': 'str', 'choices': ['present', 'restore', 'verified'], 'default': 'present'},
     'pending_path': {'type': 'path', 'default': '/var/lib/warden/sshd-trust.pending'},
+    'keep_backups': {'type': 'int', 'default': 5},
     'ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
     'ca_path': {'type': 'path', 'default': '/etc/ssh/ca/ca_user.pub'},
     'principals': {'type': 'dict', 'default': {}},
@@ -168,7 +169,8 @@ class ActionModule(ActionBase):
 
         # 4. one round trip: write everything, sshd -t, reload (the host restores itself on failure)
         apply_args = dict(reload_args, state='apply', files=[write_args(change) for change in changes],
-                          pending_path=args['pending_path'], mark_pending=result['trust_changed'])
+                          pending_path=args['pending_path'], mark_pending=result['trust_changed'],
+                          keep_backups=args['keep_backups'])
         if plan['krl']:
             apply_args['krl'] = {'path': args['krl_path'], 'spec': args['krl_path'] + '.spec',
                                  'ca_path': args['ca_path']}

@@ -74,6 +74,12 @@ options:
         reload and the login check still reports RV(verify_pending) on the next run, which then verifies.
     type: path
     default: /var/lib/warden/sshd-trust.pending
+  keep_backups:
+    description:
+      - How many backups of each replaced file to keep beside it (C(<file>.<pid>.<date>~)); older ones are removed
+        after a successful change, never this change's own. V(0) keeps every backup.
+    type: int
+    default: 5
   ca_keys:
     description:
       - The CA public key lines sshd trusts for user certificates (C(TrustedUserCAKeys)), in this order.

@@ -123,6 +123,13 @@ options:
       - The marker of a change whose login check has not passed yet (see O(mark_pending)).
     type: path
     default: /var/lib/warden/sshd-trust.pending
+  keep_backups:
+    description:
+      - With O(state=apply), how many backups of each replaced file to keep beside it (C(<file>.<pid>.<date>~));
+        older ones are removed after a successful change. This change's own backup is always the newest kept.
+      - V(0) keeps every backup.
+    type: int
+    default: 5
   mark_pending:
     description:
       - With O(state=apply), write the marker O(pending_path) before sshd is reloaded, so that a run
@@ -215,6 +222,11 @@ pending:
   description: Whether this call wrote the marker O(pending_path).
   returned: state=apply
   type: bool
+pruned_backups:
+  description: Old backups this call removed (see O(keep_backups)).
+  returned: success of state=apply
+  type: list
+  elements: str
 backups:
   description: Path to its backup, or null for a file this call created; what O(state=restore) takes.
   returned: state=apply
@@ -241,6 +253,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_backups import prune_backups
 from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -515,7 +528,16 @@ def apply(module):
         module.fail_json(msg=problem + ('; previous files restored' if not problems else
                                         '; restoring failed for: ' + '; '.join(problems)),
                          changed=True, changed_files=[], backups=fail_backups, restored=not problems, reloaded=False)
-    module.exit_json(changed=True, changed_files=written, backups=backups, reloaded=reloaded, pending=pending)
+    # Only after success: this run's own backup is the newest, so a later restore still finds it.
+    pruned = []
+    for path, backup in sorted(backups.items()):
+        if backup:
+            removed, problems = prune_backups(path, params['keep_backups'])
+            pruned.extend(removed)
+            for problem in problems:
+                module.warn('could not remove an old backup: %s' % problem)
+    module.exit_json(changed=True, changed_files=written, backups=backups, reloaded=reloaded, pending=pending,
+                     pruned_backups=pruned)
 
 
 def restore_state(module):
@@ -545,6 +567,7 @@ def main():
             state=dict(type='str', choices=['inspect', 'apply', 'restore', 'verified'], default='inspect'),
             pending_path=dict(type='path', default='/var/lib/warden/sshd-trust.pending'),
             mark_pending=dict(type='bool', default=False),
+            keep_backups=dict(type='int', default=5),
             paths=dict(type='list', elements='path', default=[]),
             stat_paths=dict(type='list', elements='path', default=[]),
             host_keys=dict(type='list', elements='path', default=[], no_log=False),  # paths of keys, not keys

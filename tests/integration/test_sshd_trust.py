@@ -176,14 +176,23 @@ def test_check_mode_reports_a_diff_and_changes_nothing(tbed, tmp_path):
 
 
 def test_add_phase_merges_with_what_is_there(tbed, tmp_path):
+    old_backups = ['svc.%d.2026-01-0%d@00:00:00~' % (pid, pid) for pid in (1, 2, 3)]
+    for host in tbed.fleet:  # backups of earlier changes, and a file that only looks like one
+        for name in old_backups + ['svc.1.2026-01-01@00:00:00']:
+            host.write_file('/etc/ssh/auth_principals/' + name, 'old\n')
     plays = [dict(ROLE_PLAY[0], roles=[{'role': 'netkingdom.warden.host_principals',
-                                        'vars': {'host_principals_phase': 'add'}}])]
+                                        'vars': {'host_principals_phase': 'add', 'host_principals_keep_backups': 2}}])]
     run = tbed.play(tmp_path, plays=plays, principals={'ops': PRINCIPALS['ops'], 'svc': ['agt-bridge-v2']})
     assert run.rc == 0, run.output[-4000:]
     for host in tbed.fleet:
         assert host.read_etc('ssh/auth_principals/svc').splitlines()[1:] == ['agt-task-bridge', 'agt-bridge-v2']
         assert tbed.login(host, 'svc', 'agt-task-bridge').returncode == 0
         assert tbed.login(host, 'svc', 'agt-bridge-v2').returncode == 0
+        # this change's backup and the newest older one are kept; older backups go, nothing else does
+        own = os.path.basename(trust_results(run, host.name)[0]['backups']['/etc/ssh/auth_principals/svc'])
+        listed = set(host.run(['ls', '/etc/ssh/auth_principals']).stdout.split())
+        assert own in listed and old_backups[2] in listed and 'svc.1.2026-01-01@00:00:00' in listed
+        assert not listed & set(old_backups[:2])
 
 
 def test_sshd_t_failure_restores_every_file_and_a_rerun_converges(tbed, tmp_path):
