@@ -289,3 +289,17 @@ def test_an_interrupted_verification_is_proved_on_the_next_run(tbed, tmp_path):
         signed, = actor_results(forced, host.name)
         assert signed['changed'] and signed['reason'] == 'forced'
         assert signed['serial'] != actor_results(rerun, host.name)[0]['serial']
+
+
+def test_the_controller_itself_is_refused_unless_asked(tbed, tmp_path):
+    # check mode: even a broken guard could not write to this machine's own /etc/ssh
+    inventory = tmp_path / 'controller.ini'
+    inventory.write_text('[fleet]\ncontroller ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n')
+    book = tmp_path / 'play.yml'
+    book.write_text(yaml.safe_dump(ROLE_PLAY))
+    before = sorted(os.listdir('/etc/ssh'))
+    run = run_playbook(str(book), inventory=str(inventory), workdir=tmp_path, check=True,
+                       extra_vars={'warden_host_principals': PRINCIPALS})
+    assert run.rc != 0
+    assert 'would change the sshd of the controller itself on controller (connection local)' in run.output
+    assert sorted(os.listdir('/etc/ssh')) == before
