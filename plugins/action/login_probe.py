@@ -17,6 +17,7 @@ import time
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import SIGNING_SPEC, build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
@@ -78,10 +79,10 @@ class ActionModule(ActionBase):
             cert, parsed, decision = service.issue(request, public_key, host, 'probe')
             service.record(request, host, 'signed', 'probe', fingerprint=parsed['key_fingerprint'], cert=parsed,
                            decision=decision)
-            with open(key + '-cert.pub', 'w') as handle:
+            with open(cert_path(key), 'w') as handle:
                 handle.write(cert + '\n')
             argv = (['ssh'] + PROBE_OPTIONS + ['-o', 'ConnectTimeout=%d' % args['timeout'], '-i', key,
-                                               '-o', 'CertificateFile=%s-cert.pub' % key]
+                                               '-o', 'CertificateFile=%s' % cert_path(key)]
                     + shlex.split(args['ssh_args']) + ['-p', str(port), '%s@%s' % (args['account'], address), 'true'])
             attempts = max(1, args['retries'] + 1)
             for attempt in range(attempts):

@@ -5,7 +5,7 @@
 
 Runs inside the ``registry_file`` module on a flex-auth host (standard library plus
 the collection's registry code only). The snapshot is installed atomically (a
-temporary file in the same directory, fsync, rename) and only when its digest
+new file in the same directory, fsync, rename; see ``_host.fileio``) and only when its digest
 differs from the installed one. The file it replaces is kept, as the very same
 inode (a hard link), in a history directory beside it (``<path>.history/`` by
 default) under ``<UTC time>-<digest prefix>.json``, so a rollback (a rename back)
@@ -23,9 +23,17 @@ import errno
 import json
 import os
 import re
-import shutil
 import tempfile
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    Trust,
+    make_dirs,
+    move_file,
+    prune,
+    read_file,
+    remove_file,
+    write_file,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPE_NAMES
 from ansible_collections.netkingdom.warden.plugins.module_utils import registry
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
@@ -58,6 +66,11 @@ def _why(exc):
     return getattr(exc, 'strerror', None) or str(exc)
 
 
+def _trust(path):
+    """Root, the module's user and the owner of the registry's directory (a service account's own)."""
+    return Trust.of_directory(path)
+
+
 def inspect_file(path):
     """What is installed at ``path``.
 
@@ -68,12 +81,12 @@ def inspect_file(path):
     info = {'exists': False, 'text': None, 'snapshot': None, 'digest': None, 'content_digest': None,
             'valid': False, 'problems': []}
     try:
-        with open(path, 'rb') as handle:
-            raw = handle.read()
+        found = read_file(path, _trust(path), max_bytes=None)
     except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return info
         raise DeployError('cannot read the installed registry %s: %s' % (path, _why(exc)))
+    if found is None:
+        return info
+    raw = found.data
     info['exists'] = True
     try:
         info['text'] = raw.decode('utf-8')
@@ -171,15 +184,10 @@ def backup_name(digest, now=None):
 
 
 def _ensure_dir(path, mode):
-    if os.path.isdir(path):
-        return False
     try:
-        os.makedirs(path, mode)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST or not os.path.isdir(path):
-            raise DeployError('cannot create the directory %s: %s' % (path, _why(exc)))
-        return False
-    return True
+        return make_dirs(path, mode, trust=_trust(path))
+    except (IOError, OSError) as exc:
+        raise DeployError('cannot create the directory %s: %s' % (path, _why(exc)))
 
 
 def save_backup(path, backup_dir, digest, now=None):
@@ -188,43 +196,31 @@ def save_backup(path, backup_dir, digest, now=None):
     _ensure_dir(backup_dir, DIR_MODE)
     name = backup_name(digest, now)
     target = os.path.join(backup_dir, name)
-    while os.path.exists(target):  # two deploys in one microsecond: never overwrite history
+    while os.path.lexists(target):  # two deploys in one microsecond: never overwrite history
         now = (now or _utcnow()) + datetime.timedelta(microseconds=1)
         target = os.path.join(backup_dir, backup_name(digest, now))
     try:
-        os.link(path, target)
+        os.link(path, target, follow_symlinks=False)
         return target
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix='.warden-save-', dir=backup_dir)
-    os.close(fd)
     try:
-        shutil.copy2(path, tmp)
-        stat = os.stat(path)
-        try:
-            os.chown(tmp, stat.st_uid, stat.st_gid)
-        except OSError:
-            pass  # not root: the copy is ours, which is all we can do
-        os.rename(tmp, target)
+        found = read_file(path, _trust(path), max_bytes=None)
+        if found is None:
+            raise OSError(errno.ENOENT, 'it is gone')
+        write_file(target, found.data, found.mode, found.uid, found.gid, trust=_trust(target), exclusive=True,
+                   times_ns=(found.atime_ns, found.mtime_ns))
     except (IOError, OSError) as exc:
-        _unlink_quiet(tmp)
         raise DeployError('cannot keep the previous registry %s in %s: %s' % (path, backup_dir, _why(exc)))
     return target
 
 
 def prune_backups(backup_dir, keep, protect=()):
     """Remove all but the newest ``keep`` saved snapshots; return the removed paths."""
-    backups = list_backups(backup_dir)
-    removed = []
-    excess = len(backups) - max(0, keep)
-    for dummy, path, dummy2 in backups:
-        if excess <= 0:
-            break
-        if path in protect:
-            continue
-        _unlink_quiet(path)
-        removed.append(path)
-        excess -= 1
+    paths = [path for dummy, path, dummy2 in list_backups(backup_dir)]
+    removed, problems = prune(paths, keep, protect, trust=_trust(os.path.join(backup_dir, 'entry')))
+    if problems:
+        raise DeployError('cannot remove an old saved registry: %s' % '; '.join(problems))
     return removed
 
 
@@ -236,36 +232,10 @@ def _unlink_quiet(path):
             raise
 
 
-def write_atomically(path, text, move=None):
-    """Write ``text`` next to ``path`` and move it in place in one rename.
-
-    ``move(src, dest)`` does the rename (the module passes AnsibleModule.atomic_move, which also
-    keeps the replaced file's owner, mode and SELinux context); default ``os.rename``.
-    """
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.warden-registry-', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(text.encode('utf-8'))
-            handle.flush()
-            os.fsync(handle.fileno())
-        (move or os.rename)(tmp, path)
-    finally:
-        _unlink_quiet(tmp)
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def write_atomically(path, text):
+    """Write ``text`` next to ``path`` and move it in place in one rename (a new file 0644; a
+    replaced one keeps its owner and mode)."""
+    write_file(path, text.encode('utf-8'), trust=_trust(path))
 
 
 def plan_install(path, content, backup_dir=None, keep=5):
@@ -293,7 +263,7 @@ def plan_install(path, content, backup_dir=None, keep=5):
     }
 
 
-def install(plan, keep, move=None, validate=None, now=None):
+def install(plan, keep, validate=None, now=None):
     """Carry out ``plan`` (from plan_install): keep the old file, write the new one, prune.
 
     ``validate(tmp_path)`` may refuse the candidate before it is moved in place: it raises
@@ -315,7 +285,7 @@ def install(plan, keep, move=None, validate=None, now=None):
     if plan['installed']['exists']:
         backup = save_backup(path, plan['backup_dir'], plan['installed']['content_digest'], now)
     try:
-        write_atomically(path, plan['text'], move)
+        write_atomically(path, plan['text'])
     except BaseException:
         if backup:  # the old file is still in place; do not leave a stray history entry
             _unlink_quiet(backup)
@@ -347,25 +317,9 @@ def restore(path, source):
     replaced = inspect_file(path)
     restored = inspect_file(source)
     try:
-        os.rename(source, path)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise DeployError('cannot restore %s to %s: %s' % (source, path, _why(exc)))
-        directory = os.path.dirname(path) or '.'
-        fd, tmp = tempfile.mkstemp(prefix='.warden-restore-', dir=directory)
-        os.close(fd)
-        try:
-            shutil.copy2(source, tmp)
-            stat = os.stat(source)
-            try:
-                os.chown(tmp, stat.st_uid, stat.st_gid)
-            except OSError:
-                pass
-            os.rename(tmp, path)
-        finally:
-            _unlink_quiet(tmp)
-        _unlink_quiet(source)
-    _fsync_dir(os.path.dirname(path) or '.')
+        move_file(source, path, _trust(path))
+    except (IOError, OSError) as exc:
+        raise DeployError('cannot restore %s to %s: %s' % (source, path, _why(exc)))
     return {'restored': source, 'digest': restored['digest'], 'replaced_digest': replaced['digest']}
 
 
@@ -373,6 +327,5 @@ def remove(path):
     """Remove the installed file (undo a first deploy). Returns the digest it held, or None."""
     installed = inspect_file(path)
     if installed['exists']:
-        _unlink_quiet(path)
-        _fsync_dir(os.path.dirname(path) or '.')
+        remove_file(path, _trust(path))
     return installed

@@ -30,6 +30,7 @@ import struct
 import threading
 import time
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import Trust, UnsafePath, write_file
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError, ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
     CERT_SUFFIX, fingerprint_blob, parse_public_key,
@@ -701,28 +702,10 @@ _CA_KEY_TYPES = {
 
 def _write_new_file(path, data, mode, field):
     """Write ``data`` to ``path`` atomically; never replace an existing file."""
-    import tempfile
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
     try:
-        try:
-            os.fchmod(fd, mode)
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # atomic and fails when path exists
-        except FileExistsError:
-            raise ValidationError([(field, 'refusing to overwrite existing file %s' % path)], what='CA key')
-        except OSError:
-            # a file system without hard links: rename, after checking (a small race)
-            if os.path.lexists(path):
-                raise ValidationError([(field, 'refusing to overwrite existing file %s' % path)], what='CA key')
-            os.rename(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        write_file(path, data, mode, trust=Trust(walk=False), exclusive=True)
+    except UnsafePath:
+        raise ValidationError([(field, 'refusing to overwrite existing file %s' % path)], what='CA key')
 
 
 def generate_ca_key(path, key_type='ed25519', passphrase=None, field='ca_key'):

@@ -25,6 +25,7 @@ __metaclass__ = type
 import posixpath
 import re
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path as host_cert_path
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
     plan_principals_file,
@@ -51,11 +52,6 @@ def ca_text(keys):
 def krl_spec_text(serials, keys):
     """The ``ssh-keygen -k`` specification: ``serial: N`` lines, then key lines."""
     return ''.join('serial: %s\n' % serial for serial in serials) + ''.join('%s\n' % key for key in keys)
-
-
-def host_cert_path(key):
-    """``<private key>-cert.pub``, where sshd and ssh look for a key's certificate."""
-    return key + '-cert.pub'
 
 
 def principals_path(directory, account):

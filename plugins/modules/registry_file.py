@@ -262,8 +262,7 @@ def do_present(module, path, backup_dir):
              'before': installed['text'] or '', 'after': plan['text']},
         ]
     if plan['changed'] and not module.check_mode:
-        done = install(plan, params['keep'], move=module.atomic_move,
-                       validate=validator(module, params['validate_command']))
+        done = install(plan, params['keep'], validate=validator(module, params['validate_command']))
         result.update(backup=done['backup'], pruned=done['pruned'])
     if os.path.exists(path):
         file_args = module.load_file_common_arguments(params)

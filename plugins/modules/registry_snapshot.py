@@ -122,11 +122,15 @@ problems:
 
 import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    Trust,
+    UnsafePath,
+    read_file,
+    write_file,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.routing import credential_lanes, load_catalog_file
@@ -141,9 +145,11 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.registry import 
 def read_existing(path):
     """``(text, snapshot)`` of the file at ``path``; either is None when absent or not JSON."""
     try:
-        with open(path, 'rb') as handle:
-            text = handle.read().decode('utf-8')
-    except (IOError, OSError, ValueError):
+        found = read_file(path, Trust.of_directory(path), max_bytes=None)
+        text = found.data.decode('utf-8') if found is not None else None
+    except (IOError, OSError, ValueError, UnsafePath):
+        return None, None  # an unsafe path is refused with its reason by the write
+    if text is None:
         return None, None
     try:
         data = json.loads(text)
@@ -153,17 +159,10 @@ def read_existing(path):
 
 
 def write_atomically(module, dest, text):
-    directory = os.path.dirname(dest) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.warden-registry-', dir=directory)
     try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(to_bytes(text))
-            handle.flush()
-            os.fsync(handle.fileno())
-        module.atomic_move(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        write_file(dest, text, trust=Trust.of_directory(dest))
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc))
 
 
 def fail_validation(module, exc):

@@ -15,8 +15,11 @@ description:
   - The host side of M(netkingdom.warden.ssh_cert). With O(state=read) it returns the public key, the
     current certificate (if any) and the host's names in one round trip; optionally it first generates
     the key pair on the host, so the private key is born on the host and never leaves it.
-  - With O(state=present) it writes a signed certificate atomically (temporary file in the same
-    directory, then rename) after checking that it certifies the public key still on the host.
+  - With O(state=present) it writes a signed certificate atomically (new file in the same directory, fsync,
+    rename, directory fsync) after checking that it certifies the public key still on the host.
+  - Reads and writes only through paths nobody else can change. A symbolic link anywhere on the path, or a
+    directory owned or writable by anyone but root, the module's user and the owner of the key's directory,
+    is refused with a message naming the path and why.
   - Usually called by M(netkingdom.warden.ssh_cert); usable on its own.
 author:
   - netkingdom.warden developers (@netkingdom)
@@ -109,94 +112,87 @@ generated:
 """
 
 import os
+import shutil
 import socket
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    Trust,
+    UnsafePath,
+    cert_path,
+    certifies,
+    exists,
+    make_dirs,
+    read_text,
+    write_file,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import parse_public_key, CERT_SUFFIX
 
 
-def cert_path_for(public_key_path):
-    if public_key_path.endswith('.pub'):
-        return public_key_path[:-4] + '-cert.pub'
-    return public_key_path + '-cert.pub'
-
-
-def read_text(path):
+def read_line(module, path, trust):
+    """The stripped text of a key or certificate file; None when missing or unreadable."""
     try:
-        with open(path, 'rb') as handle:
-            return to_text(handle.read(), errors='surrogate_or_strict').strip() or None
+        text = read_text(path, trust)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc))
     except (IOError, OSError):
         return None
+    return (text.strip() or None) if text is not None else None
 
 
-def make_private_directory(module, directory):
-    """Create the key's directory 0700 (missing parents 0755), owned by the user the module runs as."""
-    missing = []
-    current = directory
-    while current and current != '/' and not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    try:
-        for path in reversed(missing):
-            os.mkdir(path, 0o755)
-            os.chmod(path, 0o700 if path == directory else 0o755)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot create the key directory %s: %s' % (directory, exc))
-
-
-def generate(module, public_key_path):
+def generate(module, public_key_path, trust):
+    """Create the key pair with ssh-keygen in a private directory of the module's own, then put both
+    files in place (never over an existing file): ssh-keygen itself would follow a planted link."""
     private = public_key_path[:-4] if public_key_path.endswith('.pub') else public_key_path
-    if os.path.exists(private):
+    if exists(private, trust):
         return False
     if module.check_mode:
         return True
     directory = os.path.dirname(private) or '.'
-    if not os.path.isdir(directory):
-        make_private_directory(module, directory)
-    cmd = [module.get_bin_path('ssh-keygen', required=True), '-q', '-t', module.params['key_type'],
-           '-N', '', '-f', private, '-C', module.params['key_comment'] or socket.gethostname()]
-    rc, dummy, err = module.run_command(cmd)
-    if rc != 0:
-        module.fail_json(msg='ssh-keygen failed to create %s: %s' % (private, err.strip()))
+    try:  # the key's directory 0700 (missing parents 0755), owned by the user the module runs as
+        make_dirs(os.path.dirname(directory) or '/', 0o755, trust=trust)
+        make_dirs(directory, 0o700, trust=trust)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot create the key directory %s: %s' % (directory, to_native(exc)))
+    workdir = tempfile.mkdtemp(prefix='warden-key-', dir=module.tmpdir)
+    try:
+        made = os.path.join(workdir, 'id')
+        cmd = [module.get_bin_path('ssh-keygen', required=True), '-q', '-t', module.params['key_type'],
+               '-N', '', '-f', made, '-C', module.params['key_comment'] or socket.gethostname()]
+        rc, dummy, err = module.run_command(cmd)
+        if rc != 0:
+            module.fail_json(msg='ssh-keygen failed to create %s: %s' % (private, err.strip()))
+        for source, target, mode in ((made, private, 0o600), (made + '.pub', private + '.pub', 0o644)):
+            with open(source, 'rb') as handle:
+                write_file(target, handle.read(), mode, trust=trust, exclusive=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return True
 
 
-def write_certificate(module, path, public_key_path, content):
+def write_certificate(module, path, public_key_path, content, trust):
     """Atomic write of a certificate that must certify the key on this host."""
-    current_key = read_text(public_key_path)
+    current_key = read_line(module, public_key_path, trust)
     if current_key is None:
         module.fail_json(msg='public key %s does not exist; refusing to write a certificate for it' % public_key_path)
     try:
-        key_type, key_blob, dummy = parse_public_key(current_key, 'public_key_path')
-        cert_type, cert_blob, dummy = parse_public_key(content, 'content')
+        key_type = parse_public_key(current_key, 'public_key_path')[0]
+        cert_type = parse_public_key(content, 'content')[0]
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     if not cert_type.endswith(CERT_SUFFIX) or cert_type[:-len(CERT_SUFFIX)] != key_type:
         module.fail_json(msg='content is not a %s certificate' % key_type)
-    if key_blob[4 + len(key_type):] not in cert_blob:
+    if not certifies(content, current_key):
         module.fail_json(msg='the certificate does not certify the public key at %s (the key changed?)'
                          % public_key_path)
-    line = content.strip() + '\n'
-    if read_text(path) == content.strip():
+    if read_line(module, path, trust) == content.strip():
         return False
-    if module.check_mode:
-        return True
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.warden-cert-', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(to_bytes(line))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if not module.check_mode:
+        write_file(path, content.strip() + '\n', trust=trust)  # a new file 0644; a replaced one keeps its mode
     return True
 
 
@@ -217,20 +213,28 @@ def main():
     )
     params = module.params
     public_key_path = params['public_key_path']
-    path = params['path'] or cert_path_for(public_key_path)
+    path = params['path'] or cert_path(public_key_path)
     result = dict(changed=False, path=path, generated=False,
                   hostname=socket.gethostname().split('.')[0], fqdn=socket.getfqdn())
+    # root, the module's user and the owner of the key's directory (a user's own ~/.ssh); no
+    # symbolic link on the way, no directory anyone else may write
+    trust = Trust.of_directory(public_key_path)
 
-    if params['state'] == 'present':
-        result['changed'] = write_certificate(module, path, public_key_path, params['content'])
-    elif params['generate_key']:
-        result['generated'] = result['changed'] = generate(module, public_key_path)
+    try:
+        if params['state'] == 'present':
+            result['changed'] = write_certificate(module, path, public_key_path, params['content'], trust)
+        elif params['generate_key']:
+            result['generated'] = result['changed'] = generate(module, public_key_path, trust)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc)))
 
-    if params['state'] == 'present' and os.path.exists(path):
+    result['public_key'] = read_line(module, public_key_path, trust)
+    result['certificate'] = read_line(module, path, trust)
+    if params['state'] == 'present' and result['certificate'] is not None:
         file_args = module.load_file_common_arguments(params, path=path)
         result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
-    result['public_key'] = read_text(public_key_path)
-    result['certificate'] = read_text(path)
     module.exit_json(**result)
 
 

@@ -241,116 +241,89 @@ restored:
   type: bool
 """
 
-import base64
-import binascii
 import json
 import os
+import shutil
 import socket
-import stat
 import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_backups import prune_backups
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    MAX_FILE_BYTES,
+    UnsafePath,
+    backup_file,
+    cert_path,
+    certifies,
+    exists,
+    prune_backups,
+    read_file,
+    remove_file,
+    write_file,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
 
-MAX_FILE_BYTES = 1024 * 1024
 FILE_MODE = 0o644
+NEW_DIRECTORY = (0o755, None, None)  # the module's user: root under become
 
 
-def read_file(module, path):
+def read_entry(module, path):
     """``{'content', 'exists', 'mode', 'uid', 'gid'}``; content None for a missing file."""
     try:
-        st = os.stat(path)
-    except OSError:
-        return {'content': None, 'exists': False}
-    if not stat.S_ISREG(st.st_mode):
-        module.fail_json(msg='%s is not a regular file' % path)
-    if st.st_size > MAX_FILE_BYTES:
-        module.fail_json(msg='%s is larger than %d bytes; refusing to manage it' % (path, MAX_FILE_BYTES))
-    try:
-        with open(path, 'rb') as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        found = read_file(path, max_bytes=MAX_FILE_BYTES)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc))
     except (IOError, OSError) as exc:
         module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc)))
-    return {'content': to_text(data, errors='surrogate_or_strict'), 'exists': True,
-            'mode': stat.S_IMODE(st.st_mode), 'uid': st.st_uid, 'gid': st.st_gid}
+    if found is None:
+        return {'content': None, 'exists': False}
+    return {'content': found.text, 'exists': True, 'mode': found.mode, 'uid': found.uid, 'gid': found.gid}
 
 
-def read_line(path):
+def read_line(module, path):
+    """The stripped text of a one-line file (a key or a certificate), or None when missing or unreadable."""
     try:
-        with open(path, 'rb') as handle:
-            return to_text(handle.read(MAX_FILE_BYTES), errors='surrogate_or_strict').strip() or None
+        found = read_file(path, max_bytes=MAX_FILE_BYTES)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc))
     except (IOError, OSError):
         return None
+    return (found.text.strip() or None) if found is not None else None
 
 
-def read_key(key):
+def read_key(module, key):
     """A key's public key and certificate (never the private key); None for what is missing."""
-    return {'key': key, 'public_key': read_line(key + '.pub'), 'cert_path': key + '-cert.pub',
-            'certificate': read_line(key + '-cert.pub')}
+    return {'key': key, 'public_key': read_line(module, key + '.pub'), 'cert_path': cert_path(key),
+            'certificate': read_line(module, cert_path(key))}
+
+
+def is_there(module, path):
+    try:
+        return exists(path)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc))
 
 
 def inspect(module):
     params = module.params
-    files = dict((path, read_file(module, path)) for path in params['paths'])
+    files = dict((path, read_entry(module, path)) for path in params['paths'])
     for path in params['stat_paths']:
-        files[path] = {'content': None, 'exists': os.path.exists(path)}
-    keys = [read_key(key) for key in params['host_keys']]
-    actor_keys = [read_key(key) for key in params['actor_keys']]
+        files[path] = {'content': None, 'exists': is_there(module, path)}
+    keys = [read_key(module, key) for key in params['host_keys']]
+    actor_keys = [read_key(module, key) for key in params['actor_keys']]
     module.exit_json(changed=False, files=files, host_keys=keys, actor_keys=actor_keys,
                      hostname=socket.gethostname().split('.')[0], fqdn=socket.getfqdn(),
-                     verify_pending=os.path.lexists(params['pending_path']))
-
-
-def ensure_directory(path):
-    """Create missing parent directories (mode 0755)."""
-    missing = []
-    current = os.path.dirname(path)
-    while current and current != '/' and not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        os.mkdir(directory, 0o755)
-        os.chmod(directory, 0o755)
-
-
-def fsync_directory(directory):
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path, data, mode, uid, gid):
-    """Temporary file in the same directory, mode and owner set, fsync, rename, fsync the directory."""
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.warden-trust-', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            st = os.fstat(handle.fileno())
-            if (uid is not None and st.st_uid != uid) or (gid is not None and st.st_gid != gid):
-                os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    fsync_directory(directory)
+                     verify_pending=is_there(module, params['pending_path']))
 
 
 def copy_back(backup, path):
     """Put a backup back atomically, with its mode and owner."""
-    st = os.stat(backup)
-    with open(backup, 'rb') as handle:
-        data = handle.read()
-    write_atomic(path, data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+    found = read_file(backup, max_bytes=None)
+    if found is None:
+        raise OSError('the backup %s is gone' % backup)
+    write_file(path, found.data, found.mode, found.uid, found.gid)
 
 
 def restore(backups):
@@ -360,25 +333,26 @@ def restore(backups):
         try:
             if backup:
                 copy_back(backup, path)
-            elif os.path.lexists(path):
-                os.unlink(path)
-        except (IOError, OSError) as exc:
+            else:
+                remove_file(path)
+        except (IOError, OSError, UnsafePath) as exc:
             problems.append('%s: %s' % (path, to_native(exc)))
     return problems
 
 
-def certifies(cert_line, key_line):
-    """Whether a certificate line certifies this public key line (same key body)."""
+def build_krl(module, krl):
+    """The KRL's bytes, built by ``ssh-keygen -k`` in a private directory of the module's own."""
+    ssh_keygen = module.get_bin_path('ssh-keygen', required=True)
+    workdir = tempfile.mkdtemp(prefix='warden-krl-', dir=module.tmpdir)
     try:
-        cert_type, cert_b64 = cert_line.split()[:2]
-        key_type, key_b64 = key_line.split()[:2]
-        cert_blob = base64.b64decode(cert_b64)
-        key_blob = base64.b64decode(key_b64)
-    except (ValueError, TypeError, binascii.Error):
-        return False
-    if cert_type != key_type + '-cert-v01@openssh.com':
-        return False
-    return key_blob[4 + len(key_type):] in cert_blob
+        built = os.path.join(workdir, 'krl')
+        rc, out, err = module.run_command([ssh_keygen, '-k', '-f', built, '-s', krl['ca_path'], krl['spec']])
+        if rc != 0:
+            return None, (err or out).strip()
+        with open(built, 'rb') as handle:
+            return handle.read(), None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def sshd_check(module):
@@ -416,21 +390,19 @@ def reload_sshd(module):
 
 def write_pending(path, changed_files):
     """The pending-verification marker: when and which files, no secret; atomic, root 0600."""
-    ensure_directory(path)
     data = json.dumps({'since': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                        'changed_files': changed_files}, sort_keys=True) + '\n'
-    write_atomic(path, to_bytes(data), 0o600, None, None)  # the module's user: root under become
+    write_file(path, to_bytes(data), 0o600, make_dirs=NEW_DIRECTORY)  # the module's user: root under become
 
 
 def verified(module):
     path = module.params['pending_path']
-    if not os.path.lexists(path):
+    if not is_there(module, path):
         module.exit_json(changed=False, verify_pending=False)
     if not module.check_mode:
         try:
-            os.unlink(path)
-            fsync_directory(os.path.dirname(path) or '.')
-        except (IOError, OSError) as exc:
+            remove_file(path)
+        except (IOError, OSError, UnsafePath) as exc:
             module.fail_json(msg='cannot remove the pending-verification marker %s: %s' % (path, to_native(exc)))
     module.exit_json(changed=True, verify_pending=False)
 
@@ -457,7 +429,7 @@ def apply(module):
         mode = int(entry['mode'], 8) if entry.get('mode') else None
         if entry.get('public_key'):
             base = path[:-len('-cert.pub')] if path.endswith('-cert.pub') else path
-            on_host = read_line(base + '.pub')
+            on_host = read_line(module, base + '.pub')
             if on_host is None or on_host.split()[:2] != entry['public_key'].split()[:2] \
                     or not certifies(entry['content'], on_host):
                 module.fail_json(msg='the certificate for %s does not certify the key now on the host (the key '
@@ -474,37 +446,24 @@ def apply(module):
         module.fail_json(msg=msg, changed=bool(backups), changed_files=[], backups={} if not problems else backups,
                          restored=not problems, reloaded=False, **extra)
 
+    def replace(path, data, mode, uid, gid):
+        # the backup keeps the file's owner and mode; a new file is FILE_MODE, owned by the module's user
+        backups[path] = backup_file(path)
+        write_file(path, data, FILE_MODE if mode is None and backups[path] is None else mode, uid, gid,
+                   make_dirs=NEW_DIRECTORY)
+        written.append(path)
+
     try:
         for path, data, mode, uid, gid in prepared:
-            exists = os.path.lexists(path)
-            if exists:
-                st = os.stat(path)
-                mode = stat.S_IMODE(st.st_mode) if mode is None else mode
-                uid = st.st_uid if uid is None else uid
-                gid = st.st_gid if gid is None else gid
-                backups[path] = module.backup_local(path)
-            else:
-                backups[path] = None
-                ensure_directory(path)
-            write_atomic(path, data, FILE_MODE if mode is None else mode, uid, gid)
-            written.append(path)
+            replace(path, data, mode, uid, gid)
         krl = params['krl']
         if krl:
-            new = krl['path'] + '.new'
-            ssh_keygen = module.get_bin_path('ssh-keygen', required=True)
-            rc, out, err = module.run_command([ssh_keygen, '-k', '-f', new, '-s', krl['ca_path'], krl['spec']])
-            if rc != 0:
-                if os.path.exists(new):
-                    os.unlink(new)
-                fail('ssh-keygen -k failed to build %s: %s' % (krl['path'], (err or out).strip()))
-            os.chmod(new, FILE_MODE)
-            if os.path.lexists(krl['path']):
-                backups[krl['path']] = module.backup_local(krl['path'])
-            else:
-                backups[krl['path']] = None
-            os.rename(new, krl['path'])
-            fsync_directory(os.path.dirname(krl['path']) or '.')
-            written.append(krl['path'])
+            data, problem = build_krl(module, krl)
+            if problem is not None:
+                fail('ssh-keygen -k failed to build %s: %s' % (krl['path'], problem))
+            replace(krl['path'], data, FILE_MODE, None, None)
+    except UnsafePath as exc:
+        fail('writing the sshd trust files failed: %s' % exc)
     except (IOError, OSError) as exc:
         fail('writing the sshd trust files failed: %s' % to_native(exc))
 
@@ -516,7 +475,7 @@ def apply(module):
         # before the reload: a run killed from here on still proves the login on the next run
         try:
             write_pending(params['pending_path'], written)
-        except (IOError, OSError) as exc:
+        except (IOError, OSError, UnsafePath) as exc:
             fail('writing the pending-verification marker %s failed: %s' % (params['pending_path'], to_native(exc)))
         pending = True
     reloaded, problem = reload_sshd(module)

@@ -31,6 +31,7 @@ import os
 import re
 import time
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import Trust, write_file
 from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import describe, secret_kind
 
 FORMAT = 'netkingdom.warden.rollout_report/1'
@@ -610,19 +611,9 @@ def render_html(summary, now=None):
 
 
 def write_atomic(path, text, mode=0o644):
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
-    directory = os.path.dirname(path) or '.'
-    tmp = os.path.join(directory, '.%s.%d.tmp' % (os.path.basename(path), os.getpid()))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` through a new file in the same directory and one rename (the
+    collection's one writer; the directory is the one the user named, links and all)."""
+    write_file(path, text, mode, trust=Trust(walk=False))
 
 
 def report_paths(directory, basename, run_id=None):

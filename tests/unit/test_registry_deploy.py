@@ -68,7 +68,7 @@ def test_replaced_snapshot_is_the_same_file_with_owner_and_mode(tmp_path):
     os.chmod(path, 0o640)
     inode = os.stat(path).st_ino
     changed = dict(BASE, **{'agt-new': {'type': 'agt', 'principals': ['agt-new'], 'ttl_hours': 4}})
-    plan, done = deploy(path, snap(changed), move=None)
+    plan, done = deploy(path, snap(changed))
     assert plan['changes'] == ['add actor agt-new (agt): principals agt-new, TTL cap 24h']
     kept = os.stat(done['backup'])
     assert kept.st_ino == inode and stat.S_IMODE(kept.st_mode) == 0o640
