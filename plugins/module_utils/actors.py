@@ -42,28 +42,42 @@ NAME_RE = re.compile(r'^(adm|agt|atm)-[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?\Z')
 SUBJECT_RE = re.compile(r'^[^\s\x00-\x1f\x7f]+\Z')
 
 
+def shown(value):
+    """``value`` for a message: quoted, every character outside printable ASCII as an escape
+    (``'ops\\u200broot'``), so an invisible or look-alike character is never shown raw."""
+    return ascii(value)
+
+
+def _character(value, index):
+    return '%s at position %d of %s' % (shown(value[index]), index, shown(value))
+
+
 def principal_problem(value):
     """Return why ``value`` cannot be an SSH principal, or None when it can.
 
     A principal ends up as one line of an AuthorizedPrincipalsFile and inside a
     certificate: whitespace, commas and ``#`` change how sshd reads that line,
-    ``*`` would read as a wildcard, and control characters hide in logs.
+    ``*`` would read as a wildcard, control characters hide in logs and split lines,
+    and anything outside printable ASCII can look like another name (``r\\u043e\\u043et``
+    for ``root``, a zero-width space): OpenSSH user and principal names are printable ASCII.
     """
     if not isinstance(value, str):
         return 'must be a string, got %s' % type(value).__name__
     if value == '':
         return 'must not be empty'
-    for ch in value:
-        if ch in ' \t' or (ch.isspace() and ch not in '\r\n'):
-            return 'must not contain whitespace (%r)' % value
+    for index, ch in enumerate(value):
+        if ch in ' \t':
+            return 'must not contain whitespace (%s)' % _character(value, index)
         if ord(ch) < 32 or ord(ch) == 127:
-            return 'must not contain control characters (%r)' % value
+            return 'must not contain control characters (%s)' % _character(value, index)
+        if ord(ch) > 126:
+            return 'must be printable ASCII, as OpenSSH principals are (%s)' % _character(value, index)
         if ch == ',':
-            return 'must not contain a comma (%r)' % value
+            return 'must not contain a comma (%s)' % shown(value)
         if ch == '#':
-            return "must not contain '#' (%r)" % value
+            return "must not contain '#' (%s)" % shown(value)
         if ch == '*':
-            return "must not contain '*' (%r)" % value
+            return "must not contain '*' (%s)" % shown(value)
     return None
 
 
@@ -105,7 +119,7 @@ def actor_type_of(name):
 
 
 def _field(source, name, field=None):
-    path = '%s[%r]' % (source, name)
+    path = '%s[%s]' % (source, shown(name))
     return '%s.%s' % (path, field) if field else path
 
 
@@ -115,7 +129,7 @@ def _validate_actor(name, spec, source, problems, warnings):
 
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.append((where(), 'actor name must be <type>-<name> with type adm, agt or atm '
-                         'and only lowercase letters, digits, ".", "_" and "-" (got %r)' % (name,)))
+                         'and only lowercase letters, digits, ".", "_" and "-" (got %s)' % shown(name)))
     if not isinstance(spec, dict):
         problems.append((where(), 'must be a mapping of actor fields, got %s' % type(spec).__name__))
         return None

@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem, shown
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
     CERT_SUFFIX,
@@ -34,8 +34,8 @@ DEFAULT_CA_PATH = '/etc/ssh/ca/ca_user.pub'
 MAX_FILE_BYTES = 1024 * 1024
 
 # Account names that are safe to put into a path through %u: no '/', no leading '-' or '.',
-# no whitespace or control characters (POSIX portable names plus a trailing '$' for machine
-# accounts).
+# no whitespace or control characters, printable ASCII only (POSIX portable names plus '@' and a
+# trailing '$' for machine accounts).
 ACCOUNT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?\Z')
 
 
@@ -47,8 +47,8 @@ def account_problem(name):
     if len(name) > 256:
         return 'is too long for an account name'
     if not ACCOUNT_RE.match(name):
-        return ('is not a valid account name %r (letters, digits, ".", "_", "-", "@"; '
-                'no "/", whitespace or leading "-" or ".")' % (name,))
+        return ('is not a valid account name %s (ASCII letters, digits, ".", "_", "-", "@"; '
+                'no "/", whitespace or leading "-" or ".")' % shown(name))
     return None
 
 
@@ -85,7 +85,7 @@ def validate_principals_map(mapping, field='principals'):
     problems = []
     result = {}
     for account in sorted(mapping, key=str):
-        where = '%s[%r]' % (field, account)
+        where = '%s[%s]' % (field, shown(account))
         why = account_problem(account)
         if why:
             problems.append((where, why))
@@ -176,8 +176,9 @@ def plan_principals_file(current, principals=None, state='present', exclusive=Tr
     if exclusive or current is None:
         for entry in entries:
             if entry['options'] and entry['principal'] in wanted:
-                warnings.append('line %d: options %r for principal %r are dropped (a managed principals '
-                                'file holds plain principals)' % (entry['line'], entry['options'], entry['principal']))
+                warnings.append('line %d: options %s for principal %s are dropped (a managed principals '
+                                'file holds plain principals)' % (entry['line'], shown(entry['options']),
+                                                                  shown(entry['principal'])))
         removed = [p for p in have if p not in wanted] if current is not None else []
         content = render_principals(wanted)
         return dict(content=content, changed=content != current, added=added, removed=removed,

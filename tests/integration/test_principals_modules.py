@@ -187,6 +187,9 @@ BAD = [
     ('star', '*', "'*'"),
     ('empty', '', 'empty'),
     ('control', 'bell\x07', 'control characters'),
+    # finding 14.11: invisible and look-alike characters (a zero-width space, Cyrillic o)
+    ('zero-width space', 'ops\u200broot', 'printable ASCII'),
+    ('look-alike', 'r\u043e\u043et', 'printable ASCII'),
 ]
 
 
@@ -201,6 +204,7 @@ def test_bad_input_is_refused_and_nothing_is_written(bed, tmp_path):
         {'name': 'unreadable mode', 'principals': ['fine'], 'mode': '0640'},
         {'name': 'traversal', 'user': '../../root/.ssh/authorized_keys', 'principals': ['fine']},
         {'name': 'foreign owner', 'principals': ['fine'], 'owner': 'deploy'},
+        {'name': 'look-alike account', 'user': 'svc\u0441', 'principals': ['fine']},
     ]
     run = bed.play(tmp_path, steps, target='host1')
     assert run.rc != 0
@@ -209,7 +213,10 @@ def test_bad_input_is_refused_and_nothing_is_written(bed, tmp_path):
     for (kind, bad, words), res in zip(BAD, results):
         assert res['failed'], (kind, res)
         assert 'principals[1]' in res['msg'] and words in res['msg'], (kind, res['msg'])
-    mode, unreadable, traversal, owner = results[len(BAD):]
+        # the offending character is shown as an escape, never raw
+        assert res['msg'].isascii() and ascii(bad)[1:-1] in res['msg'], (kind, res['msg'])
+    mode, unreadable, traversal, owner, lookalike = results[len(BAD):]
+    assert lookalike['failed'] and "not a valid account name 'svc\\u0441'" in lookalike['msg'], lookalike['msg']
     assert mode['failed'] and 'group- or world-writable' in mode['msg']
     assert unreadable['failed'] and 'unreadable for svc' in unreadable['msg']
     assert traversal['failed'] and 'not a valid account name' in traversal['msg']

@@ -27,6 +27,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils import routing  
 from ansible_collections.netkingdom.warden.plugins.module_utils import signing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils import ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils import sshcert, sshkey  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils import principals as P  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (  # noqa: E402
@@ -130,7 +131,9 @@ def test_actor_names(name):
     if err is None:
         assert clean_text(name) and A.NAME_RE.match(name) and name.isascii(), repr(name)
     else:
-        assert any(f.startswith('warden_actors[%r]' % name) for f in err.fields), err.fields
+        # the name is shown escaped: no invisible or look-alike character ever reaches a message raw
+        assert any(f.startswith('warden_actors[%s]' % ascii(name)) for f in err.fields), err.fields
+        assert str(err).isascii() and all(ch >= ' ' for ch in str(err).replace('\n', '')), str(err)
 
 
 @fuzz(300)
@@ -140,6 +143,7 @@ def test_actor_principals(principals):
     if err is None:
         got = loaded[0]['agt-x']['principals']
         assert got and all(clean_text(p) and not set(p) & set(',#*') for p in got)
+        assert all(p.isascii() and p.isprintable() for p in got), got  # no invisible or look-alike letter
     else:
         assert any(".principals" in f for f in err.fields), err.fields
 
@@ -348,6 +352,38 @@ def test_placeholder_values(domain, extra):
         assert all(f in ('domain', 'placeholders') or f.startswith('placeholders.') for f in err.fields), err.fields
         if secret_looking(domain):
             assert domain not in str(err)
+
+
+# ------------------------------------------------------------------------------------------------
+# Values that become lines of host files or parts of an ssh command line (issue 14: 2, 7, 11)
+
+# A character that would end a line, start another one or hide in one, put anywhere in a value.
+LINE_BREAKERS = st.sampled_from(['\n', '\r', '\r\n', '\x0b', '\x0c', '\x00', '\x1b', '\x85', '\u2028',
+                                 '\u2029', '\u200b', '\u043e', '\t', ' '])
+
+
+def _insert(value, position, extra):
+    position = position % (len(value) + 1)
+    return value[:position] + extra + value[position:]
+
+
+@fuzz(300)
+@given(base=st.sampled_from(['agt-task-bridge', 'root', 'ops', 'p']), extra=st.lists(LINE_BREAKERS, max_size=2),
+       position=st.integers(0, 40), junk=NASTY_TEXT)
+@example(base='root', extra=['\u043e'], position=1, junk='')  # Cyrillic o: looks like root
+@example(base='ops', extra=['\u200b'], position=3, junk='root')  # ops<zero-width space>root
+def test_principals_and_accounts_are_printable_ascii(base, extra, position, junk):
+    value = _insert(base, position, ''.join(extra)) + junk
+    for check, field in ((P.validate_principals, 'principals[0]'), (P.validate_principals_map, None)):
+        data = [value] if field else {value: ['agt-task-bridge']}
+        result, err = accepts_or_names(check, data)
+        if err is None:
+            accepted = result[0] if field else list(result)[0]
+            assert accepted.isascii() and accepted.isprintable() and ' ' not in accepted, ascii(accepted)
+            assert not accepted.startswith('-') or field, ascii(accepted)
+        else:
+            # the offending character is shown as an escape: the message is printable ASCII
+            assert str(err).replace('\n', '').isascii() and str(err).replace('\n', '').isprintable(), ascii(str(err))
 
 
 # ------------------------------------------------------------------------------------------------
