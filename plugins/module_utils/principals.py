@@ -112,20 +112,61 @@ def parse_line(line):
     return fields[-1], text[:len(text) - len(fields[-1])].rstrip(' \t')
 
 
+def _lines(text):
+    # sshd splits at '\n' only; a stray '\r' or other control character makes a line invalid
+    return text.split('\n') if text else []
+
+
 def parse_principals(text):
-    """Entries of a principals file: a list of ``{'line': n, 'principal': p, 'options': o}``."""
+    """Entries of a principals file: a list of ``{'line': n, 'principal': p, 'options': o}``.
+
+    Only lines whose principal is valid (see :func:`principal_problem`) and that hold no control
+    character; the others are :func:`invalid_lines`, whose text is never passed on.
+    """
     entries = []
-    if not text:
-        return entries
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         parsed = parse_line(line)
-        if parsed is not None:
+        if parsed is not None and _valid_line(line, parsed[0]):
             entries.append({'line': number, 'principal': parsed[0], 'options': parsed[1]})
     return entries
 
 
+def _valid_line(line, principal):
+    return principal_problem(principal) is None and _no_controls(line)
+
+
+def _no_controls(line):
+    return not any((ord(ch) < 32 and ch != '\t') or ord(ch) == 127 for ch in line)
+
+
+def invalid_lines(text):
+    """Numbers of the lines that are neither blank, a comment, nor a valid principal line (a line
+    with a control character counts, comment or not)."""
+    numbers = []
+    for number, line in enumerate(_lines(text), 1):
+        parsed = parse_line(line)
+        if not _no_controls(line) or (parsed is not None and not _valid_line(line, parsed[0])):
+            numbers.append(number)
+    return numbers
+
+
+def shareable_text(text):
+    """``(text, invalid line numbers)``: the file with every invalid line emptied, for a result.
+
+    What is not a valid principal line may be anything (another file's text, if one ever got read
+    by mistake), so its text never leaves the host; the line numbers stay as they were.
+    """
+    if text is None:
+        return None, []
+    invalid = invalid_lines(text)
+    if not invalid:
+        return text, []
+    gone = set(invalid)
+    return '\n'.join('' if number in gone else line for number, line in enumerate(_lines(text), 1)), invalid
+
+
 def principals_of(text):
-    """The principals a file accepts, in file order, each once."""
+    """The valid principals a file accepts, in file order, each once."""
     result = []
     for entry in parse_principals(text):
         if entry['principal'] not in result:
@@ -146,7 +187,8 @@ def plan_principals_file(current, principals=None, state='present', exclusive=Tr
 
     * ``content``: the new text, or None when the file is to be removed (or stays absent);
     * ``changed``, ``added``, ``removed``, ``principals`` (what the file accepts afterwards);
-    * ``warnings``: options that an exclusive rewrite drops.
+    * ``warnings``: options that an exclusive rewrite drops, lines that are not valid principal lines;
+    * ``invalid_lines``: the numbers of those lines (their text is never returned).
 
     ``exclusive`` (present): the file holds exactly ``principals`` in that order, rendered anew.
     Not exclusive: missing principals are appended and every other line is kept as it is.
@@ -155,22 +197,33 @@ def plan_principals_file(current, principals=None, state='present', exclusive=Tr
     """
     entries = parse_principals(current)
     have = principals_of(current)
+    invalid = invalid_lines(current)
     warnings = []
+
+    def plan(content, changed, added, removed, accepted, dropped):
+        if invalid:
+            warnings.append('line%s %s %s not a valid principal line (its text is not shown); %s'
+                            % ('s' if len(invalid) > 1 else '', ', '.join(str(n) for n in invalid),
+                               'are' if len(invalid) > 1 else 'is', 'dropped' if dropped else 'kept as it is'))
+        return dict(content=content, changed=changed, added=added, removed=removed, principals=accepted,
+                    warnings=warnings, invalid_lines=invalid)
+
     if state == 'absent' and principals is None:
-        return dict(content=None, changed=current is not None, added=[], removed=have,
-                    principals=[], warnings=warnings)
+        return plan(None, current is not None, [], have, [], True)
     wanted = list(principals or [])
 
     if state == 'absent':
         drop = set(wanted)
         removed = [p for p in have if p in drop]
         if current is None or not removed:
-            return dict(content=current, changed=False, added=[], removed=[], principals=have, warnings=warnings)
+            return plan(current, False, [], [], have, False)
         gone = set(e['line'] for e in entries if e['principal'] in drop)
-        kept = [line for number, line in enumerate(current.splitlines(), 1) if number not in gone]
+        lines = current.split('\n')
+        if lines[-1] == '':
+            lines.pop()
+        kept = [line for number, line in enumerate(lines, 1) if number not in gone]
         content = '\n'.join(kept) + '\n' if kept else ''
-        return dict(content=content, changed=True, added=[], removed=removed,
-                    principals=[p for p in have if p not in drop], warnings=warnings)
+        return plan(content, True, [], removed, [p for p in have if p not in drop], False)
 
     added = [p for p in wanted if p not in have]
     if exclusive or current is None:
@@ -181,15 +234,13 @@ def plan_principals_file(current, principals=None, state='present', exclusive=Tr
                                                                   shown(entry['principal'])))
         removed = [p for p in have if p not in wanted] if current is not None else []
         content = render_principals(wanted)
-        return dict(content=content, changed=content != current, added=added, removed=removed,
-                    principals=wanted, warnings=warnings)
+        return plan(content, content != current, added, removed, wanted, True)
 
     if not added:
-        return dict(content=current, changed=False, added=[], removed=[], principals=have, warnings=warnings)
+        return plan(current, False, [], [], have, False)
     base = current if current.endswith('\n') or current == '' else current + '\n'
     content = base + ''.join(p + '\n' for p in added)
-    return dict(content=content, changed=True, added=added, removed=[], principals=have + added,
-                warnings=warnings)
+    return plan(content, True, added, [], have + added, False)
 
 
 def readable_by(mode, file_uid, file_gid, uid, gids):
@@ -367,6 +418,15 @@ def _fmt_list(items):
     return ', '.join(items) if items else '(none)'
 
 
+def _observed_invalid(seen):
+    """Invalid lines the host reported (their text emptied there) and any left in the text."""
+    return sorted(set(seen.get('invalid_lines') or []) | set(invalid_lines(seen.get('content'))))
+
+
+def _fmt_numbers(numbers):
+    return '%s %s' % (', '.join(str(n) for n in numbers), 'are' if len(numbers) > 1 else 'is')
+
+
 def drift_report(host, desired, observed, trusted_ca_keys=None, actors=None):
     """Compare what a host should have with what was read from it.
 
@@ -387,6 +447,7 @@ def drift_report(host, desired, observed, trusted_ca_keys=None, actors=None):
         exists = bool(seen.get('exists'))
         error = seen.get('error')
         have = principals_of(seen.get('content')) if exists else []
+        invalid = _observed_invalid(seen) if exists else []
         accepted.update(have)
         want = desired[account]
         info = {
@@ -395,10 +456,14 @@ def drift_report(host, desired, observed, trusted_ca_keys=None, actors=None):
             'missing': [] if error else [p for p in want if p not in have],
             'extra': [p for p in have if p not in want],
             'principals': have,
+            'invalid_lines': invalid,
         }
         if error:  # unknown content: report the failure, not guessed differences
             info['error'] = error
             summary.append('%s: account %s: cannot read its principals file %s: %s' % (host, account, path, error))
+        if invalid:
+            summary.append('%s: account %s: %s line %s not a valid principal line (text not shown)'
+                           % (host, account, path, _fmt_numbers(invalid)))
         where = path if exists else '%s (missing)' % path
         for principal in info['missing']:
             summary.append('%s: account %s does not accept principal %s: not in %s'
@@ -424,6 +489,10 @@ def drift_report(host, desired, observed, trusted_ca_keys=None, actors=None):
         accepted.update(have)
         summary.append('%s: account %s is not managed, but %s accepts principals %s'
                        % (host, account, seen.get('path'), _fmt_list(have)))
+        invalid = _observed_invalid(seen)
+        if invalid:
+            summary.append('%s: account %s: %s line %s not a valid principal line (text not shown)'
+                           % (host, account, seen.get('path'), _fmt_numbers(invalid)))
 
     ca = {'checked': trusted_ca_keys is not None, 'path': (observed.get('ca') or {}).get('path'),
           'file_missing': False, 'missing_keys': [], 'extra_keys': [], 'invalid_lines': []}

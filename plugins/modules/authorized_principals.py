@@ -20,8 +20,15 @@ description:
     and one principal per line in the order given, duplicates dropped, so a second run changes nothing.
     Other comments and key options in the file are not kept.
   - With O(exclusive=false) missing principals are appended and every other line is kept as it is.
-  - Writes are atomic (temporary file in the same directory, fsync, rename) with owner and mode set before
-    the rename; a missing directory is created (root, C(0755)).
+  - Writes are atomic (new file in the same directory, owner and mode set on its open descriptor, fsync, rename,
+    directory fsync); a missing directory is created (root, C(0755)).
+  - Reads and writes only a path sshd (C(StrictModes)) would trust, and fails naming the path and why otherwise
+    (for example with a O(path_template) under the home directory). Refused are a symbolic link anywhere on the path (a
+    planted C(~/.ssh/authorized_principals -> /etc/shadow), or a symlinked C(~/.ssh)); a directory on the path,
+    or the file, owned by anyone but root and the account, or writable by group or others; a file with several
+    hard links in a directory the account can write.
+  - Never returns the text of a line that is not a valid principal line (RV(invalid_lines) gives their
+    numbers); O(exclusive=true) drops such lines, O(exclusive=false) keeps them as they are.
   - Refuses an owner or a mode that sshd's C(StrictModes) would reject (owner other than root or the
     account; group- or world-writable), and one that leaves the file unreadable for the account (sshd
     opens it as the account), since sshd would then ignore the file and nobody could log in.
@@ -35,7 +42,7 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: Shows the file's text before and after.
+    details: Shows the file's text before and after (lines that are not valid principal lines emptied).
   platform:
     support: full
     platforms: posix
@@ -155,6 +162,11 @@ removed:
   returned: success
   type: list
   elements: str
+invalid_lines:
+  description: Numbers of the lines of the file that are not valid principal lines (their text is never returned).
+  returned: success
+  type: list
+  elements: int
 backup_file:
   description: The copy of the previous file, with O(backup=true) when an existing file changed or was removed.
   returned: changed and backup requested
@@ -165,12 +177,18 @@ backup_file:
 import grp
 import os
 import pwd
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    Trust,
+    UnsafePath,
+    backup_file,
+    read_file,
+    remove_file,
+    write_file,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
 from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
@@ -180,8 +198,12 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.principals impor
     expand_path_template,
     plan_principals_file,
     readable_by,
+    shareable_text,
     validate_principals,
 )
+
+# Directories the module creates: root's, 0755, as sshd (StrictModes) wants them.
+NEW_DIRECTORY = (0o755, 0, 0)
 
 
 def parse_mode(value):
@@ -197,70 +219,14 @@ def parse_mode(value):
     return mode
 
 
-def read_current(module, path):
+def read_current(module, path, trust):
+    """The file as sshd would trust it (:class:`Trust` strict), or None when it does not exist."""
     try:
-        with open(path, 'rb') as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        return read_file(path, trust, MAX_FILE_BYTES)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc), path=path)
     except (IOError, OSError) as exc:
-        if os.path.lexists(path) and not os.path.isdir(path):
-            module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc.strerror or exc)), path=path)
-        if os.path.isdir(path):
-            module.fail_json(msg='%s is a directory, not a principals file' % path, path=path)
-        return None
-    if len(data) > MAX_FILE_BYTES:
-        module.fail_json(msg='%s is larger than %d bytes; refusing to manage it' % (path, MAX_FILE_BYTES), path=path)
-    return to_text(data, errors='surrogate_or_strict')
-
-
-def ensure_directory(module, directory):
-    """Create the missing directories (root, 0755). Returns whether any was created."""
-    if os.path.isdir(directory):
-        st = os.stat(directory)
-        if st.st_mode & 0o022:
-            module.warn('%s is group- or world-writable; sshd (StrictModes) ignores principals files below it'
-                        % directory)
-        return False
-    if module.check_mode:
-        return True
-    missing = []
-    current = directory
-    while current and current != '/' and not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for path in reversed(missing):
-        os.mkdir(path, 0o755)
-        os.chmod(path, 0o755)  # umask
-        os.chown(path, 0, 0)
-    return True
-
-
-def write_atomic(path, content, uid, gid, mode):
-    """Temporary file in the same directory, owner and mode set, fsync, rename, fsync the directory."""
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.warden-principals-', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(to_bytes(content, errors='surrogate_or_strict'))
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            st = os.fstat(handle.fileno())
-            if (st.st_uid, st.st_gid) != (uid, gid):
-                os.fchown(handle.fileno(), uid, gid)
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def attributes_differ(path, uid, gid, mode):
-    st = os.lstat(path)
-    return (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid, gid, mode)
+        module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc.strerror or exc)), path=path)
 
 
 def main():
@@ -325,35 +291,39 @@ def main():
                              'it as the account and would refuse every certificate login'
                              % (params['mode'], params['owner'], params['group'], user), **result)
 
-    current = read_current(module, path)
+    # sshd's StrictModes: root and the account may own (and write) the file and every directory on
+    # its path; no symbolic link is followed, no hard link read where the account can write.
+    trust = Trust(uids=[account.pw_uid] if account else [], strict=True)
+    found = read_current(module, path, trust)
+    current = found.text if found is not None else None
     plan = plan_principals_file(current, principals, params['state'], params['exclusive'])
     for warning in plan['warnings']:
         module.warn('%s: %s' % (path, warning))
-    result.update(added=plan['added'], removed=plan['removed'], principals=plan['principals'])
+    result.update(added=plan['added'], removed=plan['removed'], principals=plan['principals'],
+                  invalid_lines=plan['invalid_lines'])
     content = plan['content']
     changed = plan['changed']
-    meta_changed = params['state'] == 'present' and current is not None and not changed \
-        and attributes_differ(path, uid, gid, mode)
+    meta_changed = params['state'] == 'present' and found is not None and not changed \
+        and (found.uid, found.gid, found.mode) != (uid, gid, mode)
     result['changed'] = changed or meta_changed
     if module._diff and changed:
+        # invalid lines emptied, as everywhere else: their text never leaves the host
         result['diff'] = {'before_header': path, 'after_header': path,
-                          'before': current or '', 'after': content or ''}
+                          'before': shareable_text(current or '')[0], 'after': shareable_text(content or '')[0]}
     if not result['changed'] or module.check_mode:
         module.exit_json(**result)
 
     try:
         # A backup whenever an existing file changes at all (content or owner/mode), so a rollback that
         # removes files without a backup never removes a file that existed before.
-        if params['backup'] and current is not None:
-            result['backup_file'] = module.backup_local(path)
+        if params['backup'] and found is not None:
+            result['backup_file'] = backup_file(path, trust)
         if content is None:
-            os.unlink(path)
-        elif changed:
-            ensure_directory(module, os.path.dirname(path))
-            write_atomic(path, content, uid, gid, mode)
-        else:
-            os.chown(path, uid, gid)
-            os.chmod(path, mode)
+            remove_file(path, trust)
+        else:  # owner/mode alone too: a new file with the same text, owner and mode set on it
+            write_file(path, content, mode, uid, gid, trust=trust, make_dirs=NEW_DIRECTORY)
+    except UnsafePath as exc:
+        module.fail_json(msg=str(exc), **result)
     except (IOError, OSError) as exc:
         module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc)), **result)
     module.exit_json(**result)

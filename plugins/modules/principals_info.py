@@ -20,6 +20,12 @@ description:
   - The directory is listed only when the path template varies by account in its last component only
     (like the default V(/etc/ssh/auth_principals/%u)); hidden files and backup copies (names ending in
     C(~)) are skipped.
+  - A file is read only where sshd (C(StrictModes)) would trust it; otherwise its entry has an C(error) naming the
+    path and why, and no content. Refused are a symbolic link anywhere on the path, a directory on the path or the
+    file owned by anyone but root and the account or writable by group or others, and a file with several hard
+    links in a directory the account can write.
+  - Lines that are not valid principal lines (see M(netkingdom.warden.authorized_principals)) never leave the host;
+    they come back empty, their numbers in C(invalid_lines).
 author:
   - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
@@ -75,7 +81,8 @@ RETURN = r"""
 files:
   description:
     - One entry per account (those in O(accounts) and those found by the listing), with the file's C(path),
-      whether it C(exists), its C(content) (null when missing), and an C(error) when it could not be read.
+      whether it C(exists), its C(content) (null when missing; lines that are not valid principal lines emptied),
+      C(invalid_lines) (the numbers of those lines), and an C(error) when it could not be read or was refused.
   returned: success
   type: dict
   sample:
@@ -83,6 +90,7 @@ files:
       path: /etc/ssh/auth_principals/deploy
       exists: true
       content: "# managed by netkingdom.warden\nagt-task-bridge\n"
+      invalid_lines: []
 ca:
   description: The CA file's C(path), whether it C(exists), and its C(content); null when O(ca_path) is empty.
   returned: success
@@ -101,8 +109,14 @@ import os
 import pwd
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    Trust,
+    UnsafePath,
+    exists_directory,
+    read_file,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
     MAX_FILE_BYTES,
@@ -110,25 +124,52 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.principals impor
     account_problem,
     expand_path_template,
     listing_pattern,
+    shareable_text,
 )
 
 
-def read_file(path):
-    """``{'path', 'exists', 'content'[, 'error']}`` for one file."""
-    entry = {'path': path, 'exists': False, 'content': None}
+def _uid(account):
     try:
-        with open(path, 'rb') as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        return pwd.getpwnam(account).pw_uid
+    except KeyError:
+        return None
+
+
+def read_principals(path, account):
+    """``{'path', 'exists', 'content', 'invalid_lines'[, 'error']}`` for one account's file.
+
+    Read as sshd would trust it (StrictModes: root or the account own every directory and the file;
+    no symbolic link; no hard link where the account can write). Lines that are not valid principal
+    lines come back emptied, their numbers in ``invalid_lines``.
+    """
+    entry = {'path': path, 'exists': False, 'content': None, 'invalid_lines': []}
+    try:
+        found = read_file(path, Trust(uids=[_uid(account)], strict=True), MAX_FILE_BYTES)
+    except UnsafePath as exc:
+        entry.update(exists=True, error=str(exc))
+        return entry
     except (IOError, OSError) as exc:
-        if not os.path.lexists(path):
-            return entry
         entry.update(exists=True, error=to_native(exc.strerror or exc))
         return entry
-    entry['exists'] = True
-    if len(data) > MAX_FILE_BYTES:
-        entry['error'] = 'larger than %d bytes; not read' % MAX_FILE_BYTES
+    if found is None:
         return entry
-    entry['content'] = to_text(data, errors='surrogate_or_replace')
+    entry['exists'] = True
+    entry['content'], entry['invalid_lines'] = shareable_text(found.text)
+    return entry
+
+
+def read_ca(path):
+    entry = {'path': path, 'exists': False, 'content': None}
+    try:
+        found = read_file(path, Trust(), MAX_FILE_BYTES)
+    except UnsafePath as exc:
+        entry.update(exists=True, error=str(exc))
+        return entry
+    except (IOError, OSError) as exc:
+        entry.update(exists=True, error=to_native(exc.strerror or exc))
+        return entry
+    if found is not None:
+        entry.update(exists=True, content=found.text)
     return entry
 
 
@@ -163,31 +204,35 @@ def main():
     files = {}
     for account in params['accounts']:
         try:
-            files[account] = read_file(account_path(template, account))
+            files[account] = read_principals(account_path(template, account), account)
         except ValidationError as exc:
-            files[account] = {'path': None, 'exists': False, 'content': None, 'error': str(exc)}
+            files[account] = {'path': None, 'exists': False, 'content': None, 'invalid_lines': [], 'error': str(exc)}
 
     pattern = listing_pattern(template) if params['scan'] else None
     scanned = False
     if pattern is not None:
         directory, prefix, suffix = pattern
+        names = []
         try:
-            names = sorted(os.listdir(directory))
-            scanned = True
-        except (IOError, OSError):
-            names = []  # no directory: no account has a file there
-            scanned = not os.path.exists(directory)
+            if exists_directory(directory, Trust()):
+                names = sorted(os.listdir(directory))
+            scanned = True  # no directory: no account has a file there
+        except UnsafePath as exc:
+            module.warn('the principals directory was not listed: %s' % exc)
+        except (IOError, OSError) as exc:
+            module.warn('the principals directory %s was not listed: %s' % (directory, to_native(exc.strerror or exc)))
         for name in names:
             account = account_from_filename(name, prefix, suffix)
-            path = os.path.join(directory, name)
-            if account is None or account in files or not os.path.isfile(path):
+            if account is None or account in files or os.path.isdir(os.path.join(directory, name)):
                 continue
-            files[account] = read_file(path)
+            entry = read_principals(os.path.join(directory, name), account)
+            if entry['exists']:
+                files[account] = entry
 
     result = dict(changed=False, files=files, scanned=scanned,
                   scan_dir=pattern[0] if pattern is not None else None, ca=None)
     if params['ca_path']:
-        result['ca'] = read_file(params['ca_path'])
+        result['ca'] = read_ca(params['ca_path'])
     module.exit_json(**result)
 
 

@@ -5,6 +5,7 @@ drop-in); a user certificate for principal `p-login` proves the principals file 
 the account accepts the certificate once the principal is added and refuses it after removal.
 """
 
+import base64
 import subprocess
 import time
 from pathlib import Path
@@ -284,7 +285,8 @@ def test_drift_is_reported_per_host_account_and_principal(bed, tmp_path):
     res = run.task_results(task, 'host2')[0]
     assert res['drift'] is True and not res['changed'] and not res.get('failed')
     assert res['accounts']['svc'] == {'path': PDIR + '/svc', 'file_missing': False, 'missing': ['p-login'],
-                                      'extra': ['agt-rogue'], 'principals': ['agt-task-bridge', 'agt-rogue']}
+                                      'extra': ['agt-rogue'], 'principals': ['agt-task-bridge', 'agt-rogue'],
+                                      'invalid_lines': []}
     assert res['accounts']['deploy']['missing'] == [] and res['accounts']['deploy']['extra'] == []
     assert res['unmanaged_accounts'] == ['mallory']
     assert res['ca']['missing_keys'] == [] and res['ca']['extra_keys'] == [bed.ca2_fp]
@@ -308,3 +310,128 @@ def test_drift_is_reported_per_host_account_and_principal(bed, tmp_path):
     for name in ('host1', 'host3'):
         assert not failing.task_results(task, name)[0].get('failed')
     assert failing.data['stats']['host2']['failures'] == 1
+
+
+# --- finding 14.1: planted symbolic links, foreign or writable directories, hard links ------------
+HOME_TEMPLATE = '%h/.ssh/authorized_principals'
+INFO_BOOK = HERE / 'playbooks' / 'principals_info.yml'
+SECRET = '/home/warden-root-only'  # same file system as /home, so the hard link case works
+SECRET_LINE = 'root-secret-line'
+SVC_SSH = '/home/svc/.ssh'
+SVC_FILE = SVC_SSH + '/authorized_principals'
+
+
+def plant(host, script):
+    """Set up the home of svc as the account itself could have (root does it here, then hands it over)."""
+    host.run(['rm', '-rf', SVC_SSH, '/etc/ssh/elsewhere'])
+    host.write_file(SECRET, SECRET_LINE + '\nsecond-secret\n', mode=0o600)
+    host.run(['sh', '-c', script])
+
+
+def host_path(host, path):
+    """`stat` of a path inside the host: '<type> <octal mode> <owner>' or None when missing."""
+    res = host.run(['stat', '-c', '%F %a %U', path], check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+PLANTS = {
+    # ~/.ssh/authorized_principals -> a root-only file
+    'file link': ('mkdir -m 700 %s && ln -s %s %s && chown -hR svc:svc %s' % (SVC_SSH, SECRET, SVC_FILE, SVC_SSH),
+                  SVC_FILE, 'symbolic link'),
+    # ~/.ssh -> a directory of root's
+    'directory link': ('mkdir -m 755 /etc/ssh/elsewhere && ln -s /etc/ssh/elsewhere %s && chown -h svc:svc %s'
+                       % (SVC_SSH, SVC_SSH), SVC_SSH, 'symbolic link'),
+    # a hard link to the root file (fs.protected_hardlinks=0 lets the account make one)
+    'hard link': ('mkdir -m 700 %s && chown svc:svc %s && ln %s %s' % (SVC_SSH, SVC_SSH, SECRET, SVC_FILE),
+                  SVC_FILE, 'hard link'),
+    # ~/.ssh writable by the group: anyone in it could swap the file
+    'group-writable directory': ('mkdir -m 770 %s && chown svc:svc %s' % (SVC_SSH, SVC_SSH), SVC_SSH,
+                                 'writable by group'),
+    # ~/.ssh of another account
+    'foreign directory': ('mkdir -m 700 %s && chown deploy:deploy %s' % (SVC_SSH, SVC_SSH), SVC_SSH,
+                          'owned by deploy'),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(PLANTS))
+def test_planted_links_and_unsafe_directories_are_refused(bed, tmp_path, kind):
+    """Finding 14.1 on a real host: nothing is read through, returned from or written over a planted path."""
+    script, named, why = PLANTS[kind]
+    host = bed.fleet['host1']
+    plant(host, script)
+    before = host_path(host, SVC_FILE)
+    steps = [{'name': 'exclusive', 'principals': ['p-login'], 'path_template': HOME_TEMPLATE},
+             {'name': 'keep lines', 'principals': ['p-login'], 'exclusive': False, 'path_template': HOME_TEMPLATE},
+             {'name': 'remove', 'state': 'absent', 'principals': ['p-login'], 'path_template': HOME_TEMPLATE}]
+    run = bed.play(tmp_path, steps, target='host1')
+    assert run.rc != 0
+    for res in items(run, 'host1'):
+        assert res['failed'] and not res['changed'], (kind, res)
+        assert named in res['msg'] and why in res['msg'], (kind, res['msg'])
+        assert 'refusing' in res['msg'], res['msg']
+    info = run_playbook(INFO_BOOK, inventory=bed.fleet.inventory_path, workdir=tmp_path,
+                        extra_vars={'target': 'host1', 'accounts': ['svc'], 'path_template': HOME_TEMPLATE})
+    assert info.rc == 0, info.output
+    entry = info.task_results('Read the principals files', 'host1')[0]['files']['svc']
+    assert entry['content'] is None and named in entry['error'] and why in entry['error'], entry
+    drift = bed.drift(tmp_path, target='host1', path_template=HOME_TEMPLATE,
+                      warden_host_principals={'svc': ['p-login']})
+    assert drift.rc == 0, drift.output
+    report = drift.task_results('Compare the principals files and CA keys with the wanted state', 'host1')[0]
+    assert report['drift'] and report['accounts']['svc']['principals'] == [], report
+    # the root file's text is nowhere in what came back, and nothing was written or replaced
+    assert SECRET_LINE not in run.output + info.output + drift.output
+    assert host.run(['cat', SECRET]).stdout == SECRET_LINE + '\nsecond-secret\n'
+    assert host.run(['stat', '-c', '%a %U', SECRET]).stdout.strip() == '600 root'
+    assert host_path(host, SVC_FILE) == before
+    assert host_path(host, '/etc/ssh/elsewhere/authorized_principals') is None
+    host.run(['rm', '-rf', SVC_SSH, '/etc/ssh/elsewhere'])
+
+
+def test_a_home_directory_template_works_when_the_path_is_safe(bed, tmp_path):
+    host = bed.fleet['host1']
+    plant(host, 'mkdir -m 700 %s && chown svc:svc %s' % (SVC_SSH, SVC_SSH))
+    run = bed.play(tmp_path, [{'principals': ['p-login'], 'path_template': HOME_TEMPLATE}], target='host1')
+    assert run.rc == 0, run.output
+    res = items(run, 'host1')[0]
+    assert res['changed'] and res['path'] == SVC_FILE and res['principals'] == ['p-login']
+    assert host.run(['cat', SVC_FILE]).stdout == HEADER + 'p-login\n'
+    assert host_path(host, SVC_FILE) == 'regular file 644 root'
+    host.run(['rm', '-rf', SVC_SSH])
+
+
+def test_lines_that_are_not_valid_principals_never_leave_the_host(bed, tmp_path):
+    """A line sshd would never match (a look-alike name, a CR line ending, a control character) is
+    reported by number; its text is not returned by principals_info, drift or authorized_principals."""
+    host = bed.fleet['host1']
+    lines = ['# by hand', 'p-login', 'r\u043e\u043et', 'ops\r', 'esc\x1b[31mred', 'from="10.0.0.1" agt-task-bridge']
+    host.run(['rm', '-rf', PDIR])
+    host.write_file(PDIR + '/svc', '\n'.join(lines) + '\n')
+    info = run_playbook(INFO_BOOK, inventory=bed.fleet.inventory_path, workdir=tmp_path,
+                        extra_vars={'target': 'host1', 'accounts': ['svc']})
+    assert info.rc == 0, info.output
+    entry = info.task_results('Read the principals files', 'host1')[0]['files']['svc']
+    assert entry['invalid_lines'] == [3, 4, 5]
+    assert entry['content'] == '# by hand\np-login\n\n\n\nfrom="10.0.0.1" agt-task-bridge\n'
+    drift = bed.drift(tmp_path, target='host1', warden_host_principals={'svc': ['p-login', 'agt-task-bridge']})
+    report = drift.task_results('Compare the principals files and CA keys with the wanted state', 'host1')[0]
+    assert report['drift'] and report['accounts']['svc']['invalid_lines'] == [3, 4, 5]
+    assert report['accounts']['svc']['extra'] == [] and report['accounts']['svc']['missing'] == []
+    assert 'host1: account svc: %s/svc line 3, 4, 5 are not a valid principal line (text not shown)' % PDIR \
+        in report['summary']
+    # not exclusive: the lines stay as they are on the host, and neither the result nor the diff shows them
+    keep = bed.play(tmp_path, [{'principals': ['p-login', 'atm-backup'], 'exclusive': False}], target='host1',
+                    diff=True)
+    res = items(keep, 'host1')[0]
+    assert res['changed'] and res['added'] == ['atm-backup'] and res['invalid_lines'] == [3, 4, 5], res
+    assert res['diff']['after'] == entry['content'] + 'atm-backup\n', res['diff']
+    raw = host.run(['base64', '-w0', PDIR + '/svc']).stdout  # as bytes: reading text would turn '\r' into '\n'
+    assert base64.b64decode(raw).decode() == '\n'.join(lines + ['atm-backup']) + '\n'
+    run = bed.play(tmp_path, [{'principals': ['p-login']}], target='host1', diff=True)
+    res = items(run, 'host1')[0]
+    assert res['changed'] and res['removed'] == ['agt-task-bridge', 'atm-backup'], res
+    assert res['invalid_lines'] == [3, 4, 5]
+    assert res['diff']['before'] == entry['content'] + 'atm-backup\n', res['diff']
+    for output in (info.output, drift.output, keep.output, run.output):
+        assert '\u043e' not in output and '\\u043e' not in output and '31mred' not in output, output
+    assert principals_file(host) == HEADER + 'p-login\n'
