@@ -18,8 +18,10 @@ import time
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import SIGNING_SPEC, build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.principals import account_problem, address_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
@@ -40,6 +42,14 @@ PROBE_SPEC = dict(SIGNING_SPEC, **{
 PROBE_OPTIONS = ['-F', '/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
                  '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'PasswordAuthentication=no',
                  '-o', 'KbdInteractiveAuthentication=no', '-o', 'PubkeyAuthentication=yes']
+
+
+def destination_problems(account, address, principal):
+    """``(field, why)`` for every part of the ssh destination that could be read as something else
+    (an option such as ``-oProxyCommand=...``), checked before anything is signed."""
+    checks = (('account', account_problem(account)), ('address', address_problem(address)),
+              ('principal', principal_problem(principal)))
+    return [(field, why) for field, why in checks if why]
 
 
 def owner_of(actors, principal):
@@ -63,6 +73,11 @@ class ActionModule(ActionBase):
         host = task_vars.get('inventory_hostname')
         address = args['address'] or task_vars.get('ansible_host') or host
         port = args['port'] or int(task_vars.get('ansible_port') or 22)
+        problems = destination_problems(args['account'], address, args['principal'])
+        if problems:
+            result.update(failed=True, msg='probe login refused before signing: %s'
+                          % ValidationError(problems, what='probe destination'))
+            return result
         if self._task.check_mode:
             result.update(changed=False, skipped=True, msg='check mode: no probe login')
             return result
@@ -81,9 +96,11 @@ class ActionModule(ActionBase):
                            decision=decision)
             with open(cert_path(key), 'w') as handle:
                 handle.write(cert + '\n')
+            # '--' ends the options: nothing after it is read as one, whatever the inventory holds
             argv = (['ssh'] + PROBE_OPTIONS + ['-o', 'ConnectTimeout=%d' % args['timeout'], '-i', key,
                                                '-o', 'CertificateFile=%s' % cert_path(key)]
-                    + shlex.split(args['ssh_args']) + ['-p', str(port), '%s@%s' % (args['account'], address), 'true'])
+                    + shlex.split(args['ssh_args'])
+                    + ['-p', str(port), '--', '%s@%s' % (args['account'], address), 'true'])
             attempts = max(1, args['retries'] + 1)
             for attempt in range(attempts):
                 login = subprocess.run(argv, capture_output=True, text=True, timeout=args['timeout'] + 20, check=False)

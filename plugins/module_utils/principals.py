@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem, shown
@@ -33,10 +34,13 @@ DEFAULT_CA_PATH = '/etc/ssh/ca/ca_user.pub'
 # Larger files are not read back from a host (a principals or CA file is a few hundred bytes).
 MAX_FILE_BYTES = 1024 * 1024
 
-# Account names that are safe to put into a path through %u: no '/', no leading '-' or '.',
-# no whitespace or control characters, printable ASCII only (POSIX portable names plus '@' and a
-# trailing '$' for machine accounts).
+# Account names that are safe to put into a path through %u and into an ssh argument: no '/',
+# no leading '-' or '.', no whitespace or control characters, printable ASCII only (POSIX portable
+# names plus '@' and a trailing '$' for machine accounts).
 ACCOUNT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?\Z')
+# A DNS name (labels of letters, digits, '-' and '_', none starting or ending with '-').
+HOSTNAME_RE = re.compile(r'^(?=.{1,253}\Z)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?'
+                         r'(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?\Z')
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -49,6 +53,21 @@ def account_problem(name):
     if not ACCOUNT_RE.match(name):
         return ('is not a valid account name %s (ASCII letters, digits, ".", "_", "-", "@"; '
                 'no "/", whitespace or leading "-" or ".")' % shown(name))
+    return None
+
+
+def address_problem(address):
+    """Why ``address`` cannot be the host part of an ssh destination (an IP address or a DNS
+    name, so never an option such as ``-oProxyCommand=...``), or None."""
+    if not isinstance(address, str) or not address:
+        return 'must be an IP address or a host name'
+    try:
+        ipaddress.ip_address(address)
+        return None
+    except ValueError:
+        pass
+    if not HOSTNAME_RE.match(address):
+        return 'is not an IP address or a DNS host name: %s' % shown(address)
     return None
 
 

@@ -38,7 +38,9 @@ attributes:
     support: none
 options:
   account:
-    description: The account to log in as.
+    description:
+      - The account to log in as. Must be a plain account name (ASCII letters, digits, C(.), C(_), C(-), C(@); no
+        leading C(-) or C(.)), checked before anything is signed, so it can never be read by ssh as an option.
     type: str
     required: true
   principal:
@@ -53,7 +55,9 @@ options:
     type: float
     default: 0.1
   address:
-    description: Address to connect to. Default C(ansible_host), else the inventory name.
+    description:
+      - Address to connect to. Default C(ansible_host), else the inventory name. Must be an IP address or a DNS
+        name (checked before anything is signed); C(--) ends ssh's options before the destination.
     type: str
   port:
     description: SSH port. Default C(ansible_port), else 22.

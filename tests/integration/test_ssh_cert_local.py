@@ -29,11 +29,11 @@ class LocalBed(object):
                                      'AuthorizedPrincipalsFile /etc/ssh/auth_principals/%u\n'
                                      'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub\n')
 
-    def play(self, tmp_path, **extra):
+    def play(self, tmp_path, book=BOOK, **extra):
         data = {'warden_actors': ACTORS, 'warden_audit_log': str(self.audit),
                 'warden_signing_backend': 'local', 'warden_local_ca': {'key_path': str(self.ca_key)}}
         data.update(extra)
-        return run_playbook(BOOK, inventory=self.fleet.inventory_path, extra_vars=data, workdir=tmp_path)
+        return run_playbook(book, inventory=self.fleet.inventory_path, extra_vars=data, workdir=tmp_path)
 
 
 @pytest.fixture(scope='module')

@@ -386,6 +386,21 @@ def test_principals_and_accounts_are_printable_ascii(base, extra, position, junk
             assert str(err).replace('\n', '').isascii() and str(err).replace('\n', '').isprintable(), ascii(str(err))
 
 
+@fuzz(300)
+@given(value=st.one_of(NASTY_TEXT, st.builds(lambda t: '-o' + t, NASTY_TEXT),
+                       st.sampled_from(['-oProxyCommand=touch /tmp/x', 'svc -oProxyCommand=x', '--', '-',
+                                        '127.0.0.1', '::1', 'host1.fleet.test', 'a@b', 'x\n-oX'])))
+def test_ssh_destinations_can_never_be_read_as_an_option(value):
+    """login_probe's account and address: accepted ones are plain names (finding 14.2)."""
+    for problem in (P.account_problem, P.address_problem):
+        why = problem(value)
+        if why is None:
+            assert not value.startswith('-') and value.isascii() and value.isprintable(), ascii(value)
+            assert not any(ch.isspace() for ch in value) and '=' not in value, ascii(value)
+        else:
+            assert why.isascii(), ascii(why)
+
+
 # ------------------------------------------------------------------------------------------------
 # OpenSSH public keys and certificates
 
