@@ -25,6 +25,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import Va
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
     CERT_SUFFIX,
     fingerprint_blob,
+    line_break_at,
     parse_public_key,
 )
 
@@ -364,7 +365,7 @@ def parse_ca_keys(text):
     keys = []
     seen = set()
     invalid = []
-    for number, line in enumerate((text or '').splitlines(), 1):
+    for number, line in enumerate((text or '').split('\n'), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith('#'):
             continue
@@ -394,8 +395,14 @@ def validate_ca_keys(lines, field='trusted_ca_keys'):
         if not isinstance(item, str):
             problems.append((where, 'must be an OpenSSH public key line (text)'))
             continue
-        # An item may be a whole CA file (several lines, comments).
-        for line in item.splitlines() or ['']:
+        # An item may be a whole CA file (several lines, comments), split at '\n' as sshd does; any
+        # other control character would let one value become lines sshd reads differently.
+        bad = line_break_at(item, allowed='\n')
+        if bad is not None:
+            problems.append((where, 'must not contain control characters other than line breaks between keys '
+                             '(%s at position %d)' % (shown(item[bad]), bad)))
+            continue
+        for line in item.split('\n'):
             if line.strip().startswith('#') or (not line.strip() and '\n' in item):
                 continue
             try:

@@ -38,7 +38,7 @@ MANAGED_HEADER = '# Ansible managed'
 DROPIN_COMMENT = '# netkingdom.warden host_principals: CA trust, principals per account, host certificates.'
 FILE_MODE = 0o644
 ROOT = 0
-SERIAL_RE = re.compile(r'^(\d+)(-\d+)?$')
+SERIAL_RE = re.compile(r'^(\d+)(-\d+)?\Z')
 # Paths that go into sshd_config unquoted: no blanks, quotes or control characters.
 UNSAFE_PATH_RE = re.compile(r'[\s"\'\x00-\x1f\x7f#]')
 
@@ -50,8 +50,10 @@ def ca_text(keys):
 
 
 def krl_spec_text(serials, keys):
-    """The ``ssh-keygen -k`` specification: ``serial: N`` lines, then key lines."""
-    return ''.join('serial: %s\n' % serial for serial in serials) + ''.join('%s\n' % key for key in keys)
+    """The ``ssh-keygen -k`` specification: ``serial: N`` lines, then one ``<type> <base64>`` line per
+    key (the comment is dropped: only what was validated becomes a line)."""
+    return ''.join('serial: %s\n' % str(serial).strip() for serial in serials) + ''.join(
+        '%s %s\n' % tuple(key.split()[:2]) for key in keys)
 
 
 def principals_path(directory, account):

@@ -21,6 +21,17 @@ KEY_TYPES = (
 CERT_SUFFIX = '-cert-v01@openssh.com'
 
 
+def line_break_at(text, allowed=''):
+    """The index of the first character of ``text`` that would end a line or hide in one where ``text``
+    becomes a line of a file (C0 controls but tab, DEL, C1 controls, the Unicode line and paragraph
+    separators that ``str.splitlines`` breaks at), or None. ``allowed``: characters let through."""
+    for index, ch in enumerate(text):
+        code = ord(ch)
+        if ((code < 32 and ch != '\t') or 127 <= code < 160 or ch in '\u2028\u2029') and ch not in allowed:
+            return index
+    return None
+
+
 def parse_public_key(text, field='public_key'):
     """Return ``(key_type, blob_bytes, comment)`` for one OpenSSH public key line.
 
@@ -29,7 +40,12 @@ def parse_public_key(text, field='public_key'):
     """
     if not isinstance(text, str):
         raise ValidationError([(field, 'must be an OpenSSH public key line (text)')], what='public key')
-    parts = text.strip().split(None, 2)
+    line = text.strip()
+    index = line_break_at(line)  # one line of a file: a line break would add lines to it
+    if index is not None:
+        raise ValidationError([(field, 'must be one line without control characters (%s at position %d)'
+                                % (ascii(line[index]), index))], what='public key')
+    parts = line.split(None, 2)
     if len(parts) < 2:
         raise ValidationError([(field, 'is not an OpenSSH public key line ("<type> <base64> [comment]")')],
                               what='public key')

@@ -303,3 +303,37 @@ def test_the_controller_itself_is_refused_unless_asked(tbed, tmp_path):
     assert run.rc != 0
     assert 'would change the sshd of the controller itself on controller (connection local)' in run.output
     assert sorted(os.listdir('/etc/ssh')) == before
+
+
+def test_a_line_break_in_a_key_is_refused_and_a_revoked_key_is_written_as_type_and_base64(tbed, tmp_path):
+    """Finding 14.7: `<key> c\\nserial: 1-18446744073709551615` in warden_revoked_keys used to add a KRL
+    line revoking every certificate (with the login check off nothing rolled it back): everyone locked
+    out. Now every value that becomes a line of a host file is refused with a line break or any other
+    control character in it, and a revoked key is written as `<type> <base64>` only."""
+    revoked = tbed.workdir / 'revoked_key'
+    pub = keygen(revoked).strip()
+    pub = ' '.join(pub.split()[:2])
+    before = tbed.files()
+    specs = dict((h.name, read_or_none(h, 'ssh/revoked_keys.spec')) for h in tbed.fleet)
+    quiet = {'warden_revoked_serials': ['4242'], 'warden_verify_login': False}
+    cases = [({'warden_revoked_keys': [pub + ' c\nserial: 1-18446744073709551615']}, 'revoked_keys[0]'),
+             ({'warden_revoked_keys': [pub + ' c\rserial: 1-18446744073709551615']}, 'revoked_keys[0]'),
+             ({'warden_trusted_ca_keys': [tbed.ca_pub + '\r' + pub]}, 'ca_keys[')]
+    for extra, field in cases:
+        run = tbed.play(tmp_path, extra=dict(quiet, **extra))
+        assert run.rc != 0
+        for host in tbed.fleet:
+            result = trust_results(run, host.name)[0]
+            assert result['failed'] and field in result['msg'] and 'control characters' in result['msg'], result
+            assert run.calls[host.name] == 0  # refused on the controller, before the host was read
+    assert tbed.files() == before
+    for host in tbed.fleet:
+        assert read_or_none(host, 'ssh/revoked_keys.spec') == specs[host.name]
+        assert tbed.login(host, 'ops', 'ops-admin', serial=4243).stdout.strip() == 'ops'
+
+    run = tbed.play(tmp_path, extra=dict(quiet, warden_revoked_keys=[pub + ' the lost laptop']))
+    assert run.rc == 0, run.output[-4000:]
+    for host in tbed.fleet:
+        assert host.read_etc('ssh/revoked_keys.spec') == 'serial: 4242\n%s\n' % pub
+        assert tbed.login(host, 'ops', 'ops-admin', serial=4243).stdout.strip() == 'ops'
+        assert tbed.login(host, 'ops', 'ops-admin', serial=4242).returncode == 255

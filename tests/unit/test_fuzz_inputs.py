@@ -28,6 +28,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils import signing  
 from ansible_collections.netkingdom.warden.plugins.module_utils import ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils import sshcert, sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils import principals as P  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils import sshd_trust  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (  # noqa: E402
@@ -112,6 +113,11 @@ def accepts_or_names(func, *args, **kwargs):
     except WardenError as exc:
         assert str(exc)
         return None, exc
+
+
+def clean_line(value):
+    """What a value that becomes one line of a host file may never hold: a control character."""
+    return not any((ord(ch) < 32 and ch != '\t') or 127 <= ord(ch) < 160 or ch in '\u2028\u2029' for ch in value)
 
 
 def clean_text(value):
@@ -401,6 +407,50 @@ def test_ssh_destinations_can_never_be_read_as_an_option(value):
             assert why.isascii(), ascii(why)
 
 
+KEY_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHGBMSa2mWbhr4eZZ8vZ0+qCcXjtyq7Jzq2DZAaqxyXw'
+CA_KEY_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'
+
+
+@fuzz(400)
+@given(field=st.sampled_from(['revoked_keys', 'ca_keys', 'principals', 'revoked_serials', 'ca_path']),
+       extra=st.lists(LINE_BREAKERS, min_size=1, max_size=2), position=st.integers(0, 120),
+       tail=st.sampled_from(['', 'serial: 1-18446744073709551615', 'ssh-ed25519 AAAA', 'evil']))
+@example(field='revoked_keys', extra=['\n'], position=200, tail='serial: 1-18446744073709551615')
+@example(field='ca_keys', extra=['\r'], position=200, tail=CA_KEY_LINE)
+def test_every_line_a_host_file_gets_is_one_checked_value(field, extra, position, tail):
+    """A line break (or any control character) in any value that becomes a line of a host file is refused
+    naming the field; what is accepted adds exactly the lines it should (finding 14.7)."""
+    good = {'revoked_keys': KEY_LINE + ' comment', 'ca_keys': CA_KEY_LINE + ' ca', 'principals': 'agt-task-bridge',
+            'revoked_serials': '12', 'ca_path': '/etc/ssh/ca/ca_user.pub'}[field]
+    value = _insert(good, position, ''.join(extra) + tail)
+    args = {'ca_keys': [CA_KEY_LINE], 'ca_path': '/etc/ssh/ca/ca_user.pub', 'principals': {'ops': ['a']},
+            'principals_dir': '/etc/ssh/auth_principals', 'exclusive': True,
+            'dropin': '/etc/ssh/sshd_config.d/20-netkingdom-warden.conf', 'dropin_content': None,
+            'sshd_config': '/etc/ssh/sshd_config', 'revoked_serials': [], 'revoked_keys': [],
+            'krl_path': '/etc/ssh/revoked_keys', 'host_keys': []}
+    if field == 'principals':
+        args['principals'] = {'ops': [value]}
+    elif field == 'ca_path':
+        args['ca_path'] = value
+    else:
+        args[field] = [value]
+    principals, err = accepts_or_names(sshd_trust.validate_trust_options, args)
+    if err is not None:
+        assert any(f.startswith(field) for f in err.fields), (field, err.fields)
+        return
+    plan = sshd_trust.plan_trust(args, principals, {args['sshd_config']: {'content': 'Port 22\n'}})
+    files = dict((c['kind'], c['after']) for c in plan['changes'])
+    for kind, text in files.items():
+        body = text.split('\n')
+        assert body[-1] == '' and clean_line(text.replace('\n', '')), (kind, ascii(text))
+    assert len(files['ca'].split('\n')) - 1 == (1 if field != 'ca_keys' else len(value.split('\n')))
+    assert files['principals'].split('\n')[1:-1] == principals['ops']
+    if 'krl_spec' in files:
+        lines = files['krl_spec'].split('\n')[:-1]
+        assert len(lines) == len(args['revoked_serials']) + len(args['revoked_keys']), ascii(files['krl_spec'])
+        assert all(line.startswith('serial: ') or len(line.split()) == 2 for line in lines), ascii(files['krl_spec'])
+
+
 # ------------------------------------------------------------------------------------------------
 # OpenSSH public keys and certificates
 
@@ -435,8 +485,10 @@ def test_public_keys(how, cut, key_type, junk, blob, comment):
         'text': junk,
     }[how]
     parsed, err = accepts_or_names(sshkey.parse_public_key, line)
-    if how == 'valid':
+    if how == 'valid' and clean_line(line):
         assert err is None and parsed[1] == GOOD_BLOB
+    if err is None:  # what is accepted is one line of a file, with no character that splits it
+        assert clean_line(line.strip()), ascii(line)
     if err is not None:
         assert err.fields == ['public_key']
     dummy, err2 = accepts_or_names(signing.plain_public_key, line, field='ssh_cert.public_key')
