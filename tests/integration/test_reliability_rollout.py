@@ -587,3 +587,70 @@ def test_sshd_t_failure_with_the_new_drop_in_rolls_back(bed, tmp_path):
     finally:
         odd.write_file('/etc/ssh/sshd_config', config)
         odd.reload_sshd()
+
+
+# --- hostile hosts and hostile input (issue 14: findings 1, 2, 7, 11) ---------------------------
+
+ROOT_ONLY = '/etc/warden-root-only'
+ROOT_LINE = 'root-only-secret-line'
+
+
+def test_planted_links_and_hostile_values_stop_only_what_they_touch(bed, tmp_path):
+    """Mid-fleet, host3's principals directory is a symbolic link and host4's workload actor certificate
+    links to a root-only file: a rollout to the next principals fails exactly those two hosts, naming the
+    link, reads nothing through it and writes nothing there; host5 converges. Then an option-looking
+    account in one host's variables and a line break in a revoked key stop the run before any host
+    is touched, and no command runs on the controller."""
+    odd_dir, odd_cert, fine = hosts(bed, 3, 4, 5)
+    limit = {'warden_rollout_hosts': 'host3,host4,host5', 'warden_max_fail_percentage': 100}
+    cert = '/var/lib/warden/' + ACTOR_CERT % 'atm-backup-daily'
+    for host in (odd_dir, odd_cert):
+        host.write_file(ROOT_ONLY, ROOT_LINE + '\n', mode=0o600)
+    odd_dir.run('mkdir -p /etc/ssh/auth_principals && mv /etc/ssh/auth_principals /etc/ssh/elsewhere '
+                '&& ln -s /etc/ssh/elsewhere /etc/ssh/auth_principals')
+    odd_cert.run('mkdir -p %s && rm -f %s && ln -s %s %s' % (os.path.dirname(cert), cert, ROOT_ONLY, cert))
+    try:
+        before = dict((h.name, bed.host_files(h)) for h in (odd_dir, odd_cert))
+        run = bed.rollout(tmp_path, inventory=bed.inventory(principals=PRINCIPALS_V2), **limit)
+        why = failures(run)
+        assert failed_hosts(run) == ['host3', 'host4'], why
+        assert any('refusing /etc/ssh/auth_principals/' in m and '/etc/ssh/auth_principals is a symbolic link' in m
+                   for m in why['host3']), why['host3']
+        assert any('refusing %s: it is a symbolic link' % cert in m for m in why['host4']), why['host4']
+        assert ROOT_LINE not in run.output
+        for host in (odd_dir, odd_cert):
+            assert host.run(['cat', ROOT_ONLY]).stdout == ROOT_LINE + '\n'
+            assert host.run(['stat', '-c', '%a %U', ROOT_ONLY]).stdout.strip() == '600 root'
+            assert bed.host_files(host) == before[host.name], host.name
+            assert not bed.strays(host), bed.strays(host)
+            assert bed.sshd_t(host).returncode == 0
+        assert odd_cert.run(['test', '-L', cert], check=False).returncode == 0  # never replaced
+        bed.assert_done([fine], principals=PRINCIPALS_V2)
+    finally:
+        odd_dir.run('rm -f /etc/ssh/auth_principals && mv /etc/ssh/elsewhere /etc/ssh/auth_principals')
+        odd_cert.run(['rm', '-f', cert, ROOT_ONLY])
+        odd_dir.run(['rm', '-f', ROOT_ONLY])
+
+    trap = tmp_path / 'trap'
+    trap.mkdir()
+    hostile = '-oProxyCommand=touch %s/pwned' % trap
+    now = dict((h.name, bed.host_files(h)) for h in (fine, bed.fleet['host6']))
+    signs = count_sign_requests(bed.bao_audit)
+    per_host = {'host5': {'warden_host_principals': dict(PRINCIPALS_V2, **{hostile: ['agt-task-bridge']})}}
+    account = bed.rollout(tmp_path, inventory=bed.inventory(principals=PRINCIPALS_V2, per_host=per_host),
+                          warden_rollout_hosts='host5,host6')
+    # checked once for the play, before any host is touched: the run stops there for every host
+    assert account.rc != 0 and failed_hosts(account) == ['host5'], failures(account)
+    assert any('principal(s) or account(s)' in m and '-oProxyCommand' in m
+               for m in failures(account)['host5']), failures(account)
+    newline = bed.rollout(tmp_path, inventory=bed.inventory(
+        principals=PRINCIPALS_V2, warden_revoked_keys=[bed.ca + ' c\nserial: 1-18446744073709551615']),
+        warden_rollout_hosts='host5,host6')
+    assert newline.rc != 0 and failed_hosts(newline) == ['host5', 'host6'], failures(newline)
+    assert all(any('revoked_keys[0]' in m and 'control characters' in m for m in msgs)
+               for msgs in failures(newline).values()), failures(newline)
+    assert list(trap.iterdir()) == []  # nothing ran on the controller
+    assert count_sign_requests(bed.bao_audit) == signs  # nothing was signed
+    for host in (fine, bed.fleet['host6']):
+        assert bed.host_files(host) == now[host.name], host.name
+    bed.assert_done([fine], principals=PRINCIPALS_V2)
