@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_ssh_cert import audit_records
-from tests.integration.test_ssh_cert_local import local_bed  # noqa: F401 - the fixture
+from tests.integration import test_ssh_cert_local
 
 BOOK = Path(__file__).resolve().parent / 'playbooks' / 'login_probe.yml'
+local_bed = test_ssh_cert_local.local_bed  # the fixture, for this module's own instance of that bed
 
 
 @pytest.fixture(scope='module')
