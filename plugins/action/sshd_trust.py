@@ -26,6 +26,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
     SigningService,
     backend_name,
     cert_request,
+    host_ca_is_user_ca,
     make_backend,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust import (
@@ -58,6 +59,7 @@ SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
     'krl_path': {'type': 'path', 'default': '/etc/ssh/revoked_keys'},
     'host_keys': {'type': 'list', 'elements': 'path', 'default': []},
     'signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
+    'host_signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
     'host_cert_principals': {'type': 'list', 'elements': 'str'},
     'host_cert_ttl_hours': {'type': 'float'},
     'renew_before': {'type': 'str'},
@@ -199,12 +201,14 @@ class ActionModule(ActionBase):
         """A CertJob per host key, planned from what the inspection read."""
         if not args['host_keys']:
             return []
-        if args['signing_ca_keys']:
-            # planning needs only the CA public keys read once for the run; the backend is built at a sign
+        ca_keys = args['host_signing_ca_keys']
+        if not ca_keys and args['signing_ca_keys'] and host_ca_is_user_ca(args.get('backend'), args.get('openbao')):
+            ca_keys = args['signing_ca_keys']
+        if ca_keys:
+            # planning needs only the host CA's public keys read once for the run; the backend is built at a sign
             from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
             factory = functools.partial(make_backend, args.get('backend'), args.get('openbao'), args.get('local_ca'))
-            backend = KnownCABackend(args['signing_ca_keys'], backend_name(args.get('backend'), args.get('openbao')),
-                                     factory)
+            backend = KnownCABackend(ca_keys, backend_name(args.get('backend'), args.get('openbao')), factory)
             service = SigningService(backend, audit=AuditLog(args.get('audit_log')))
         else:
             service = build_service(args, user_cert=False)

@@ -132,22 +132,34 @@ options:
         type: int
       mount:
         description:
-          - Path of the SSH secrets engine mount. Environment variable E(WARDEN_OPENBAO_MOUNT). Default V(ssh).
+          - Path of the SSH secrets engine mount that signs user certificates (the user CA).
+            Environment variable E(WARDEN_OPENBAO_MOUNT). Default V(ssh).
+        type: str
+      host_mount:
+        description:
+          - Path of the SSH secrets engine mount that signs host certificates (the host CA), for OpenBao's
+            two-mount layout (for example V(ssh-host-signer)).
+          - Environment variable E(WARDEN_OPENBAO_HOST_MOUNT). Default O(openbao.mount), so one CA signs both.
         type: str
       role_map:
         description:
           - 'SSH role per actor type, merged over the default C({adm: adm-role, agt: agt-role, atm: atm-role}).'
-          - Keys must be actor types. Environment variable E(WARDEN_OPENBAO_ROLE_MAP) (a JSON object).
+          - Keys must be actor types, or V(host) for the host role (the same as O(openbao.host_role); give one).
+          - Environment variable E(WARDEN_OPENBAO_ROLE_MAP) (a JSON object).
         type: dict
       host_role:
         description:
-          - SSH role that signs host certificates (C(cert_type=host)).
+          - SSH role that signs host certificates (C(cert_type=host)), on O(openbao.host_mount).
           - Environment variable E(WARDEN_OPENBAO_HOST_ROLE). Default V(host-role).
         type: str
 notes:
   - "Least privilege for the token: C(create) and C(update) on C(<mount>/sign/<role>) for the roles it signs with;
      C(list) on C(<mount>/issuers) only where every CA of a mount is read (CA rotation). The CA public key
      (C(<mount>/public_key)) is read without a token."
+  - "Key ids: a role without C(allow_user_key_ids) (the way ops-warden's runbook creates them) refuses a sign request
+     that carries one with HTTP 400. The collection then signs without it once more (nothing was signed the first
+     time), remembers the role for the rest of the process, and warns once; OpenBao names the key id itself and the
+     audit record ties the certificate's serial to its policy decision."
 requirements:
   - hvac (Python library, on the controller)
 """

@@ -70,12 +70,14 @@ _raw:
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
+display = Display()
 OPTIONS = ('actor', 'principals', 'ttl_hours', 'host', 'subject', 'actors', 'inventory_file', 'policy',
            'backend', 'openbao', 'local_ca', 'audit_log')
 
@@ -97,4 +99,6 @@ class LookupModule(LookupBase):
                 certs.append(cert)
         except WardenError as exc:
             raise AnsibleLookupError(str(exc))
+        for warning in service.take_warnings():
+            display.warning(warning)
         return certs

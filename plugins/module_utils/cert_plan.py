@@ -80,7 +80,7 @@ class CertJob(object):
         self.service.record(self.request, self.host, 'signed', self.reason, fingerprint=self.parsed['key_fingerprint'],
                             cert=self.parsed, decision=self.decision, subject=self.subject)
         warnings = list(self.decision.warnings) if self.decision is not None else []
-        return result_fields(self.parsed, self.decision), warnings
+        return result_fields(self.parsed, self.decision), warnings + self.service.take_warnings()
 
     def diff(self):
         """``{'before': ..., 'after': ...}``: the signed certificate, or the planned one in check mode."""
@@ -107,13 +107,17 @@ class KnownCABackend(object):
         self._factory = factory
         self._real = None
 
-    def ca_public_keys(self):
+    def ca_public_keys(self, cert_type=None):
+        """The keys read for the run (one KnownCABackend per certificate type: user and host CAs may differ)."""
         return list(self._keys)
 
     def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
         if self._real is None:
             self._real = self._factory()
         return self._real.sign(cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now)
+
+    def take_warnings(self):
+        return self._real.take_warnings() if self._real is not None else []
 
 
 def denied_fields(exc):

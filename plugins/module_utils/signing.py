@@ -115,12 +115,17 @@ class LocalBackend(object):
             _create_ca_once(path, _option(options, env, 'key_type', LOCAL_CA_OPTIONS), passphrase)
         self.ca = LocalCA.from_file(path, passphrase, field='local_ca.key_path')
 
-    def ca_public_keys(self):
+    def ca_public_keys(self, cert_type='user'):
+        """The CA that signs ``cert_type`` certificates: one local CA signs both types."""
         return [self.ca.public_key_line]
 
     def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
         return self.ca.sign(public_key, cert_type, principals, key_id,
                             int(now) - BACKDATE_SECONDS, int(now) + int(ttl_seconds))
+
+    @staticmethod
+    def take_warnings():
+        return []
 
 
 class OpenBaoBackend(object):
@@ -131,17 +136,26 @@ class OpenBaoBackend(object):
     def __init__(self, settings):
         from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSigner
         self.signer = OpenBaoSigner(settings)
-        self._ca = None
+        self._ca = {}
 
-    def ca_public_keys(self):
-        if self._ca is None:
-            self._ca = [self.signer.ca_public_key()]
-        return self._ca
+    def mount_for(self, cert_type):
+        """User certificates from ``openbao.mount``, host certificates from ``openbao.host_mount``."""
+        return self.signer.host_mount if cert_type == 'host' else self.signer.mount
+
+    def ca_public_keys(self, cert_type='user'):
+        """The default CA of the mount that signs ``cert_type`` certificates (read once per process)."""
+        mount = self.mount_for(cert_type)
+        if mount not in self._ca:
+            self._ca[mount] = [self.signer.ca_public_key(mount)]
+        return self._ca[mount]
 
     def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
         role = self.signer.host_role if cert_type == 'host' else self.signer.role_for(actor_type)
         return self.signer.sign(role, public_key, principals, int(ttl_seconds), cert_type=cert_type,
-                                key_id=key_id)['signed_key']
+                                key_id=key_id, mount=self.mount_for(cert_type))['signed_key']
+
+    def take_warnings(self):
+        return self.signer.take_warnings()
 
 
 _BACKENDS = {}
@@ -160,6 +174,18 @@ def backend_name(backend='auto', openbao=None, env=None):
     return backend
 
 
+def host_ca_is_user_ca(backend='auto', openbao=None, env=None):
+    """Whether one CA signs both user and host certificates with these options (nothing is contacted).
+
+    True for the local CA and for OpenBao with ``host_mount`` = ``mount``; False for OpenBao's two-mount layout.
+    """
+    if backend_name(backend, openbao, env) != 'openbao':
+        return True
+    from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
+    settings = OpenBaoSettings(openbao, env=os.environ if env is None else env, require_auth=False)
+    return settings.host_mount == settings.mount
+
+
 def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_auth=True):
     """The signing backend for these options, shared by every sign in this process.
 
@@ -170,7 +196,7 @@ def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_aut
     if backend == 'openbao':
         from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
         settings = OpenBaoSettings(openbao, env=env, require_auth=need_auth)
-        key = ('openbao', need_auth, settings.session_key(), settings.mount,
+        key = ('openbao', need_auth, settings.session_key(), settings.mount, settings.host_mount,
                str(sorted((settings.role_map or {}).items())), settings.host_role)
         if key not in _BACKENDS:
             _BACKENDS[key] = OpenBaoBackend(settings)
@@ -181,8 +207,10 @@ def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_aut
     return _BACKENDS[key]
 
 
-def ca_fingerprints(backend):
-    return [fingerprint_blob(parse_public_key(line, 'ca_public_key')[1]) for line in backend.ca_public_keys()]
+def ca_fingerprints(backend, cert_type='user'):
+    """Fingerprints of the CA keys that sign ``cert_type`` certificates with this backend."""
+    return [fingerprint_blob(parse_public_key(line, 'ca_public_key')[1])
+            for line in backend.ca_public_keys(cert_type)]
 
 
 def cert_request(cert_type, actors=None, actor=None, principals=None, ttl_hours=None, host_names=None):
@@ -267,7 +295,8 @@ class SigningService(object):
             except ValidationError:
                 return ('invalid' if not force else 'forced'), None
         reason = renewal_reason(current, fingerprint, request['cert_type'], request['principals'],
-                                ca_fingerprints(self.backend), self.now(), renew_before=renew_before, force=force)
+                                ca_fingerprints(self.backend, request['cert_type']), self.now(),
+                                renew_before=renew_before, force=force)
         return reason, current
 
     def decide(self, request, public_key, subject=None):
@@ -311,6 +340,11 @@ class SigningService(object):
             self.record(request, host, 'failed', problem, fingerprint=fingerprint, decision=decision, subject=subject)
             raise SigningError('refusing the signed certificate: %s' % problem)
         return cert.strip(), parsed, decision
+
+    def take_warnings(self):
+        """The backend's warnings not shown yet (e.g. an OpenBao role that refuses key ids)."""
+        take = getattr(self.backend, 'take_warnings', None)
+        return take() if take is not None else []
 
     def record(self, request, host, outcome, reason, fingerprint=None, cert=None, decision=None, subject=None,
                kind='sign'):

@@ -83,6 +83,7 @@ FIELDS = {
     'vault.mount': ('openbao', 'mount', 'str'),
     'vault.roles': ('openbao', 'role_map', 'role_map'),
     'vault.host_role': ('openbao', 'host_role', 'str'),
+    'vault.host_mount': ('openbao', 'host_mount', 'str'),
     'vault.namespace': ('openbao', 'namespace', 'str'),
     'vault.ca_cert': ('openbao', 'ca_cert', 'path'),
     'vault.skip_verify': ('openbao', 'validate_certs', 'inverse_bool'),
@@ -191,8 +192,8 @@ def _convert(value, kind, base):
         if not isinstance(value, dict) or not value:
             return None, 'must be a mapping of actor type (adm, agt, atm) to an OpenBao SSH role name'
         for actor_type, role in value.items():
-            if actor_type not in ACTOR_TYPES:
-                return None, 'unknown actor type %r (expected adm, agt or atm)' % (actor_type,)
+            if actor_type not in ACTOR_TYPES and actor_type != 'host':  # host: the host role, like host_role
+                return None, 'unknown actor type %r (expected adm, agt, atm, or host for the host role)' % (actor_type,)
             if not isinstance(role, str) or not role.strip():
                 return None, 'the role for %s must be a non-empty string' % actor_type
         return dict(value), None

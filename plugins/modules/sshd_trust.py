@@ -164,6 +164,16 @@ options:
     description: Names in the host certificates. Default the host's inventory name, FQDN and short name.
     type: list
     elements: str
+  host_signing_ca_keys:
+    description:
+      - Like O(signing_ca_keys), for host certificates - the public keys of the CA that signs them (the
+        C(netkingdom.warden.ssh_ca_public_key) lookup with C(cert_type=host)), which differ from the user CA's in
+        OpenBao's two-mount layout (O(openbao.host_mount)).
+      - Default O(signing_ca_keys) when one CA signs both (the local CA, or OpenBao with one mount), else ask the
+        signing backend on every host.
+    type: list
+    elements: str
+    default: []
   host_cert_ttl_hours:
     description: Lifetime of a new host certificate, in hours. Default 720.
     type: float

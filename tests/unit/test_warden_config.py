@@ -108,6 +108,8 @@ def test_local_backend_and_a_disabled_gate(tmp_path):
     ('vault: {roles: {adm: admins, agt: agents}}', 'openbao.role_map', {'adm': 'admins', 'agt': 'agents'}),
     ('vault: {role_map: {atm: robots}}', 'openbao.role_map', {'atm': 'robots'}),
     ('vault: {host_role: hosts}', 'openbao.host_role', 'hosts'),
+    ('vault: {host_mount: ssh-host-signer}', 'openbao.host_mount', 'ssh-host-signer'),
+    ('vault: {roles: {agt: agents, host: hosts}}', 'openbao.role_map', {'agt': 'agents', 'host': 'hosts'}),
     ('vault: {namespace: ops}', 'openbao.namespace', 'ops'),
     ('vault: {ca_cert: /etc/ssl/bao.pem}', 'openbao.ca_cert', '/etc/ssl/bao.pem'),
     ('vault: {skip_verify: true}', 'openbao.validate_certs', False),
@@ -139,7 +141,7 @@ def test_every_field_of_the_table_is_covered():
     covered = {'backend', 'audit_log', 'state_dir', 'inventory', 'policy.mode', 'policy.enabled',
                'policy.flex_auth_url', 'policy.tenant', 'policy.fail_closed', 'policy.subject', 'policy.timeout',
                'policy.retries', 'policy.ca_cert', 'policy.validate_certs', 'policy.registry', 'vault.addr',
-               'vault.mount', 'vault.roles', 'vault.host_role', 'vault.namespace', 'vault.ca_cert',
+               'vault.mount', 'vault.roles', 'vault.host_role', 'vault.host_mount', 'vault.namespace', 'vault.ca_cert',
                'vault.skip_verify', 'vault.timeout', 'vault.retries', 'vault.auth_method', 'vault.auth_mount',
                'vault.role_id', 'local.ca_key', 'local.create', 'local.key_type'}
     assert covered == set(W.FIELDS)
