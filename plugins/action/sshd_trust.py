@@ -21,6 +21,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options imp
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, KnownCABackend, denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import reported_names_note
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
     PolicyDenied,
     SigningService,
@@ -37,7 +38,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust impor
     validate_trust_options,
     write_args,
 )
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
 HOST_MODULE = 'netkingdom.warden.sshd_trust_files'
 RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
@@ -125,7 +126,7 @@ class ActionModule(ActionBase):
         # 2. decide on the controller
         try:
             plan = plan_trust(args, principals, seen['files'])
-            jobs = self._plan_certs(args, seen, host, renew_before)
+            jobs = self._plan_certs(args, seen, host, renew_before, task_vars)
             result['actor_certs'], result['actor_certs_pending'] = self._plan_actor_certs(args, seen, host)
         except WardenError as exc:
             result.update(failed=True, msg=str(exc))
@@ -156,6 +157,11 @@ class ActionModule(ActionBase):
 
         # 3. sign what must be renewed (nothing is written when the gate or the backend says no)
         seen_keys = dict((item['key'], item) for item in seen['host_keys'])
+        if needed:
+            names = needed[0][2].request['principals']
+            note = reported_names_note(host, names, [seen.get('fqdn'), seen.get('hostname')])
+            if note:
+                self._display.warning(note)
         for entry, key, job in needed:
             try:
                 cert = job.sign()
@@ -197,10 +203,11 @@ class ActionModule(ActionBase):
             result['diff'] = diffs
         return result
 
-    def _plan_certs(self, args, seen, host, renew_before):
-        """A CertJob per host key, planned from what the inspection read."""
+    def _plan_certs(self, args, seen, host, renew_before, task_vars):
+        """A CertJob per host key, planned from what the inspection read (the names from the inventory only)."""
         if not args['host_keys']:
             return []
+        names = host_cert_principals(args['host_cert_principals'], task_vars, self._templar, 'host_cert_principals')
         ca_keys = args['host_signing_ca_keys']
         if not ca_keys and args['signing_ca_keys'] and host_ca_is_user_ca(args.get('backend'), args.get('openbao')):
             ca_keys = args['signing_ca_keys']
@@ -212,8 +219,7 @@ class ActionModule(ActionBase):
             service = SigningService(backend, audit=AuditLog(args.get('audit_log')))
         else:
             service = build_service(args, user_cert=False)
-        request = cert_request('host', principals=args['host_cert_principals'], ttl_hours=args['host_cert_ttl_hours'],
-                               host_names=[host, seen.get('fqdn'), seen.get('hostname')])
+        request = cert_request('host', principals=names, ttl_hours=args['host_cert_ttl_hours'])
         jobs = []
         for item in seen['host_keys']:
             if item['public_key'] is None:

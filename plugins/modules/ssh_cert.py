@@ -78,7 +78,9 @@ options:
   principals:
     description:
       - User certificates, a subset of the actor's principals (default all of them).
-      - Host certificates, the names the host answers to (default its inventory name, FQDN and short name).
+      - Host certificates, the names the host answers to (DNS names or IP addresses). Default the inventory variable
+        C(warden_host_cert_principals), else C(inventory_hostname) plus C(ansible_host) when that is a DNS name. What
+        the host reports about itself is never signed; a warning shows it when it differs.
     type: list
     elements: str
   ttl_hours:

@@ -161,7 +161,11 @@ options:
     elements: str
     default: []
   host_cert_principals:
-    description: Names in the host certificates. Default the host's inventory name, FQDN and short name.
+    description:
+      - Names in the host certificates (DNS names or IP addresses).
+      - Default the inventory variable C(warden_host_cert_principals), else C(inventory_hostname) plus C(ansible_host)
+        when that is a DNS name. What the host reports about itself (its FQDN, its hostname) is never signed; a warning
+        shows it when it differs.
     type: list
     elements: str
   host_signing_ca_keys:

@@ -24,6 +24,7 @@ from ansible.errors import AnsibleActionFail, AnsibleLookupError
 from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import INVENTORY_VARIABLE, host_cert_names
 from ansible_collections.netkingdom.warden.plugins.module_utils.warden_config import (
     CONFIG_ENV,
     CONFIG_VARIABLE,
@@ -48,6 +49,21 @@ SIGNING_DEFAULTS = {
     'backend': 'warden_signing_backend',
     'audit_log': 'warden_audit_log',
 }
+
+
+def task_var(task_vars, templar, name):
+    """The play variable ``name``, templated; None when it is not set."""
+    if name not in (task_vars or {}):
+        return None
+    return templar.template(task_vars[name])
+
+
+def host_cert_principals(configured, task_vars, templar, field):
+    """The names of this host's certificate: ``configured`` (the task's option), else the inventory variable
+    ``warden_host_cert_principals``, else ``inventory_hostname`` (+ ``ansible_host`` when a DNS name)."""
+    return host_cert_names(configured, (task_vars or {}).get('inventory_hostname'),
+                           task_var(task_vars, templar, 'ansible_host'), field=field,
+                           variable=task_var(task_vars, templar, INVENTORY_VARIABLE))
 
 
 def _config(path, error):
