@@ -80,6 +80,10 @@ class CertJob(object):
         self.service.record(self.request, self.host, 'signed', self.reason, fingerprint=self.parsed['key_fingerprint'],
                             cert=self.parsed, decision=self.decision, subject=self.subject)
         warnings = list(self.decision.warnings) if self.decision is not None else []
+        if self.reason == 'signature_invalid':
+            warnings.append('%s: the certificate found there (serial %s) named a trusted CA but was not signed by it '
+                            '(forged or damaged); it was replaced, and the audit record says signature_invalid'
+                            % (self.host, self.current['serial']))
         return result_fields(self.parsed, self.decision), warnings + self.service.take_warnings()
 
     def diff(self):

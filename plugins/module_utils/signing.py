@@ -24,11 +24,14 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import (
+    FOREVER,
     LocalCA,
     describe,
+    format_time,
     generate_ca_key,
     parse_certificate,
     renewal_reason,
+    signature_problem,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
     CERT_SUFFIX,
@@ -40,6 +43,13 @@ BACKENDS = ('auto', 'openbao', 'local')
 DEFAULT_LOCAL_CA = '~/.local/state/warden/ca/ca_key'
 DEFAULT_HOST_TTL_HOURS = 720
 BACKDATE_SECONDS = 30  # like OpenBao's not_before_duration: tolerate clock skew between hosts
+# How far the controller's clock may be from the signer's when a signed certificate is checked.
+CLOCK_SKEW_SECONDS = 300
+# What a signed certificate may carry beyond what was asked: the OpenSSH permit-* extensions on a user
+# certificate (an OpenBao role's default_extensions, the local CA's defaults). No critical option is ever
+# asked for, and a host certificate has no extension.
+USER_EXTENSIONS = frozenset(['permit-X11-forwarding', 'permit-agent-forwarding', 'permit-port-forwarding',
+                             'permit-pty', 'permit-user-rc'])
 
 LOCAL_CA_OPTIONS = {
     'key_path': (DEFAULT_LOCAL_CA, ['WARDEN_LOCAL_CA_KEY'], 'path'),
@@ -213,6 +223,47 @@ def ca_fingerprints(backend, cert_type='user'):
             for line in backend.ca_public_keys(cert_type)]
 
 
+def response_problem(request, parsed, cert, fingerprint, trusted_cas, ttl_seconds, started, finished):
+    """Why a signed certificate does not match what was asked (text), or None.
+
+    Beyond the key, the principals and the type: the CA that signed it (one of ``trusted_cas``, the
+    fingerprints of the mount's or the local CA, and its signature verifies), the validity window (as long
+    as the requested TTL plus at most the 30 s backdating, and placed around the time of the request
+    within CLOCK_SKEW_SECONDS), and nothing granted that was not asked for (no critical option; on a
+    user certificate only the OpenSSH permit-* extensions, on a host certificate none).
+    """
+    if parsed['key_fingerprint'] != fingerprint:
+        return 'the backend certified another key'
+    if sorted(set(parsed['principals'])) != request['principals']:
+        return 'the backend returned principals %s' % ', '.join(parsed['principals'])
+    if parsed['cert_type'] != request['cert_type']:
+        return 'the backend returned a %s certificate' % parsed['cert_type']
+    if parsed['ca_fingerprint'] not in trusted_cas:
+        return ('it is signed by CA %s, not by the CA that signs %s certificates here (%s)'
+                % (parsed['ca_fingerprint'], request['cert_type'], ', '.join(trusted_cas) or 'none'))
+    why = signature_problem(cert, parsed)
+    if why:
+        return why
+    after, before = parsed['valid_after'], parsed['valid_before']
+    lifetime = before - after
+    if before == FOREVER or not ttl_seconds <= lifetime <= ttl_seconds + BACKDATE_SECONDS + 1:
+        return ('it is valid for %ds (%s to %s), the request asked for %ds (plus at most %ds of backdating)'
+                % (lifetime, format_time(after), format_time(before), ttl_seconds, BACKDATE_SECONDS))
+    if after > finished + CLOCK_SKEW_SECONDS or before > finished + ttl_seconds + CLOCK_SKEW_SECONDS \
+            or before < started + ttl_seconds - CLOCK_SKEW_SECONDS:
+        return ('it is valid from %s to %s, which is not now plus the requested %ds (now is %s here: are the '
+                'clocks of the controller and the signer more than %ds apart?)'
+                % (format_time(after), format_time(before), ttl_seconds, format_time(int(finished)),
+                   CLOCK_SKEW_SECONDS))
+    if parsed['critical_options']:
+        return 'it carries critical options that were not asked for: %s' % ', '.join(sorted(parsed['critical_options']))
+    allowed = USER_EXTENSIONS if request['cert_type'] == 'user' else frozenset()
+    extra = sorted(name for name, value in parsed['extensions'].items() if name not in allowed or value)
+    if extra:
+        return 'it carries extensions that were not asked for: %s' % ', '.join(extra)
+    return None
+
+
 def cert_request(cert_type, actors=None, actor=None, principals=None, ttl_hours=None, host_names=None):
     """What to sign, validated before any call. Narrowing only: never more than the inventory allows.
 
@@ -297,6 +348,9 @@ class SigningService(object):
         reason = renewal_reason(current, fingerprint, request['cert_type'], request['principals'],
                                 ca_fingerprints(self.backend, request['cert_type']), self.now(),
                                 renew_before=renew_before, force=force)
+        if reason == 'valid' and signature_problem(cert_text, current):
+            # it names a trusted CA but that CA did not sign it: forged or damaged; never kept
+            reason = 'signature_invalid'
         return reason, current
 
     def decide(self, request, public_key, subject=None):
@@ -321,21 +375,18 @@ class SigningService(object):
         key_id = key_id_for(request, decision_id, host)
         if self.audit is not None:  # a record the audit would refuse stops the signing, not the audit
             self.audit.check(**self._fields(request, host, 'signed', reason, fingerprint, None, decision, subject))
+        ttl_seconds = int(round(request['ttl_hours'] * 3600))
         try:
+            trusted = ca_fingerprints(self.backend, request['cert_type'])
+            started = self.now()
             cert = self.backend.sign(request['cert_type'], request['actor_type'], line, request['principals'],
-                                     int(round(request['ttl_hours'] * 3600)), key_id, self.now())
+                                     ttl_seconds, key_id, started)
             parsed = parse_certificate(cert, 'signed certificate')
+            problem = response_problem(request, parsed, cert, fingerprint, trusted, ttl_seconds, started, self.now())
         except WardenError as exc:
             self.record(request, host, 'failed', str(exc)[:300], fingerprint=fingerprint, decision=decision,
                         subject=subject)
             raise
-        problem = None
-        if parsed['key_fingerprint'] != fingerprint:
-            problem = 'the backend certified another key'
-        elif sorted(set(parsed['principals'])) != request['principals']:
-            problem = 'the backend returned principals %s' % ', '.join(parsed['principals'])
-        elif parsed['cert_type'] != request['cert_type']:
-            problem = 'the backend returned a %s certificate' % parsed['cert_type']
         if problem:
             self.record(request, host, 'failed', problem, fingerprint=fingerprint, decision=decision, subject=subject)
             raise SigningError('refusing the signed certificate: %s' % problem)

@@ -166,7 +166,8 @@ reason:
   description:
     - Why a certificate was signed, or V(valid) when it was kept. One of V(missing), V(invalid) (the file
       is not a certificate), V(key_changed), V(ca_changed), V(type_changed), V(principals_changed),
-      V(expiring), V(forced), V(valid); on a deny the gate's reason.
+      V(expiring), V(signature_invalid) (it names the trusted CA but that CA did not sign it - forged or damaged),
+      V(forced), V(valid); on a deny the gate's reason.
   returned: always
   type: str
   sample: expiring

@@ -319,7 +319,7 @@ host_certs:
   description:
     - One entry per O(host_keys) item, with the fields M(netkingdom.warden.ssh_cert) returns.
     - C(path), C(key), C(changed), C(reason) (V(valid) when kept; else V(missing), V(expiring), V(key_changed),
-      V(ca_changed), V(principals_changed), ...), C(serial), C(key_id), C(principals), C(valid_after),
+      V(ca_changed), V(principals_changed), V(signature_invalid), ...), C(serial), C(key_id), C(principals), C(valid_after),
       C(valid_before), C(ca_fingerprint), C(policy_decision_id) (null for host certificates).
   returned: O(state=present)
   type: list
