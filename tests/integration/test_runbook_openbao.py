@@ -271,3 +271,21 @@ def test_a_forged_certificate_planted_on_a_host_is_renewed_not_kept(rb, tmp_path
     known_hosts = tmp_path / 'known_hosts'
     known_hosts.write_text('@cert-authority *.%s %s\n' % (DOMAIN, rb.host_ca))
     assert rb.login(host, known_hosts).returncode == 0
+
+
+def test_preflight_checks_the_host_role_and_ca_on_the_host_mount(rb):
+    """A token that may sign on the user roles but not on ssh-host-signer/: preflight says so, naming that path."""
+    from tests.bed.collection_path import ensure_on_path
+    ensure_on_path()
+    from ansible_collections.netkingdom.warden.plugins.module_utils.preflight import Report, check_openbao
+    rb.bao.write_policy('runbook-user-signer', 'path "ssh/sign/*" { capabilities = ["create", "update"] }')
+    token = rb.bao.create_token(['runbook-user-signer'])  # the default policy allows capabilities-self
+    report = Report()
+    check_openbao(report, {'url': rb.bao.url, 'token': token, 'host_mount': RUNBOOK_HOST_MOUNT}, ['agt'],
+                  host_role=True, env={})
+    signs = [c for c in report.checks if c['name'] == 'openbao_sign']
+    assert [c['ok'] for c in signs] == [True, False], (report.checks, report.not_run)
+    assert 'ssh-host-signer/sign/host-role' in signs[1]['message'] + signs[1]['fix']
+    cas = [c for c in report.checks if c['name'] == 'signing_ca']
+    assert [c['ok'] for c in cas] == [True, True] and 'host CA of %s/' % RUNBOOK_HOST_MOUNT in cas[1]['message']
+    assert token not in json.dumps(report.checks)
