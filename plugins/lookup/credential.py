@@ -122,6 +122,11 @@ options:
       retries:
         description: Extra attempts after a connection error, a timeout or a 5xx answer. Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
+      allow_insecure_http:
+        description:
+          - Allow a PDP O(policy.url) of C(http://) to a host that is not loopback. Environment variable
+            E(WARDEN_ALLOW_INSECURE_HTTP). Default V(false).
+        type: bool
   allow_ungated:
     description: Acknowledge fetching with O(policy.mode=off) (the gate checks nothing). Default refuse.
     type: bool
@@ -152,6 +157,12 @@ options:
   retries:
     description: Extra attempts after a connection error, a timeout or a 5xx answer. Default V(2).
     type: int
+  allow_insecure_http:
+    description:
+      - Allow an O(url) of C(http://) to a host that is not loopback (the caller's token would cross the network
+        unprotected). C(https://) and C(http://) to C(127.0.0.0/8), C(::1) or C(localhost) need no opt-in.
+      - Default the environment variable E(WARDEN_ALLOW_INSECURE_HTTP), else V(false).
+    type: bool
 notes:
   - Runs on the controller, as the user who runs the play (or the AWX job's injected credential).
   - The lookup cannot hide its result from Ansible's own output - put C(no_log=true) on every task that holds
@@ -202,7 +213,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
 
 display = Display()
-CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries')
+CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'allow_insecure_http')
 
 
 class LookupModule(LookupBase):

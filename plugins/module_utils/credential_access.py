@@ -44,6 +44,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     route_for,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import secret_kind
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV
 
 TOKEN_ENV = ('BAO_TOKEN', 'VAULT_TOKEN')
 TOKEN_FILE = '.vault-token'
@@ -51,8 +52,8 @@ TOKEN_FILE = '.vault-token'
 # connect, never who (no token, role id, secret id, password or JWT variables).
 CONNECTION_ENV = ('BAO_ADDR', 'VAULT_ADDR', 'BAO_NAMESPACE', 'VAULT_NAMESPACE', 'BAO_CACERT', 'BAO_CAPATH',
                   'VAULT_CACERT', 'VAULT_CAPATH', 'BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY', 'BAO_CLIENT_TIMEOUT',
-                  'VAULT_CLIENT_TIMEOUT', 'BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES')
-CONNECTION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries')
+                  'VAULT_CLIENT_TIMEOUT', 'BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES', INSECURE_HTTP_ENV)
+CONNECTION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'allow_insecure_http')
 LOGIN_LANE_CHOICES = ('fail', 'pointer')
 KV_FLAGS = ('mount', 'field', 'version', 'namespace')
 

@@ -47,6 +47,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth imp
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import CERT_SUFFIX, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 try:
     from importlib.util import find_spec
@@ -84,6 +85,7 @@ OPENBAO_OPTIONS = {
     'mount': ('ssh', ['WARDEN_OPENBAO_MOUNT'], 'str'),
     'role_map': (None, ['WARDEN_OPENBAO_ROLE_MAP'], 'dict'),
     'host_role': ('host-role', ['WARDEN_OPENBAO_HOST_ROLE'], 'str'),
+    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
 }
 # Environment variables that mean the opposite of their option.
 INVERTED_ENV = frozenset(['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'])
@@ -254,8 +256,9 @@ class OpenBaoSettings(object):
         if not self.url:
             problems.append(('openbao.url', 'is required: the OpenBao API address, e.g. '
                              'https://openbao.example.internal:8200%s' % self.env_hint('url')))
-        elif not self.url.startswith(('http://', 'https://')) or not urlsplit(self.url).hostname:
-            problems.append(('openbao.url', 'must be an http:// or https:// address with a host name'))
+        elif url_problem(self.url, self.allow_insecure_http, 'openbao.allow_insecure_http'):
+            problems.append(('openbao.url', url_problem(self.url, self.allow_insecure_http,
+                                                        'openbao.allow_insecure_http')))
         if self.auth_method not in AUTH_METHODS:
             problems.append(('openbao.auth_method', 'must be one of %s, got %r'
                              % (', '.join(sorted(AUTH_METHODS)), self.auth_method)))

@@ -44,6 +44,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.registry import 
     load_snapshot_file,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 MODES = ('off', 'embedded', 'flex_auth')
 SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
@@ -63,6 +64,7 @@ POLICY_OPTIONS = {
     'validate_certs': (True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
     'timeout': (5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
     'retries': (2, ['WARDEN_POLICY_RETRIES'], 'int'),
+    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
 }
 SECRET_POLICY_OPTIONS = ('token',)
 
@@ -138,8 +140,9 @@ class GateSettings(object):
             if not self.url:
                 problems.append(('policy.url', 'is required when policy.mode is flex_auth '
                                  '(or set WARDEN_POLICY_URL)'))
-            elif not self.url.startswith(('http://', 'https://')):
-                problems.append(('policy.url', 'must start with http:// or https://'))
+            elif url_problem(self.url, self.allow_insecure_http, 'policy.allow_insecure_http'):
+                problems.append(('policy.url', url_problem(self.url, self.allow_insecure_http,
+                                                           'policy.allow_insecure_http')))
         if bool(self.client_key) and not self.client_cert:
             problems.append(('policy.client_key', 'needs policy.client_cert'))
         if self.timeout <= 0:
