@@ -55,7 +55,13 @@ options:
       token:
         description:
           - B(Secret.) The OpenBao token for O(openbao.auth_method=token). Never logged, returned or shown in errors.
-          - Environment variables E(BAO_TOKEN), E(VAULT_TOKEN). Ignored by every other auth method.
+          - Environment variables E(BAO_TOKEN), E(VAULT_TOKEN); the variable named by O(openbao.token_env) first.
+            Ignored by every other auth method.
+        type: str
+      token_env:
+        description:
+          - Name of an environment variable to read O(openbao.token) from before the others (ops-warden's
+            C(vault.token_env)), for example V(OPS_SIGNING_TOKEN).
         type: str
       role_id:
         description:

@@ -92,6 +92,11 @@ options:
           - Extra attempts, with backoff, after a connection error, a timeout or a 5xx answer.
           - Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
+      subject_env:
+        description:
+          - Name of the environment variable that holds the IAM subject sent as C(subject.id) when no subject is
+            given (ops-warden's C(policy.subject_env)). Default V(WARDEN_POLICY_SUBJECT).
+        type: str
       allow_insecure_http:
         description:
           - Allow a PDP O(policy.url) of C(http://) to a host that is not loopback, on purpose. The bearer token and

@@ -122,6 +122,9 @@ options:
       retries:
         description: Extra attempts after a connection error, a timeout or a 5xx answer. Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
+      subject_env:
+        description: The environment variable holding the default O(subject). Default V(WARDEN_POLICY_SUBJECT).
+        type: str
       allow_insecure_http:
         description:
           - Allow a PDP O(policy.url) of C(http://) to a host that is not loopback. Environment variable

@@ -161,13 +161,15 @@ def _check_path_template(route, kv):
                                 % (path, wanted[0], route['id'], route['owner_repo']))], what='credential fetch')
 
 
-def default_subject(subject=None, env=None):
-    """The gate's subject: ``subject``, else ``WARDEN_POLICY_SUBJECT``, else the controller login name."""
+def default_subject(subject=None, env=None, subject_env=None):
+    """The gate's subject: ``subject``, else the variable ``subject_env`` names (``WARDEN_POLICY_SUBJECT``),
+    else the controller login name."""
     env = os.environ if env is None else env
+    subject_env = subject_env or SUBJECT_ENV
     if subject:
         return subject
-    if env.get(SUBJECT_ENV):
-        return env[SUBJECT_ENV]
+    if env.get(subject_env):
+        return env[subject_env]
     try:
         return getpass.getuser()
     except (KeyError, OSError, ImportError):  # no passwd entry for the uid
@@ -199,7 +201,7 @@ class CredentialFetcher(object):
         self.env = os.environ if env is None else env
         self.catalog = params['catalog']
         self.values = placeholder_values(placeholders=params.get('values') or {})
-        self.subject = default_subject(params.get('subject'), self.env)
+        self.subject = default_subject(params.get('subject'), self.env, (params.get('policy') or {}).get('subject_env'))
         self.subject_type = subject_type_of(self.subject, params.get('subject_type'))
         self.audit = AuditLog(params.get('audit_log'))
         self.warnings = []

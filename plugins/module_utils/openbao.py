@@ -68,6 +68,7 @@ OPENBAO_OPTIONS = {
     'url': (None, ['BAO_ADDR', 'VAULT_ADDR'], 'str'),
     'auth_method': ('token', ['WARDEN_OPENBAO_AUTH_METHOD'], 'str'),
     'token': (None, ['BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
+    'token_env': (None, [], 'str'),
     'role_id': (None, ['BAO_ROLE_ID', 'VAULT_ROLE_ID'], 'str'),
     'secret_id': (None, ['BAO_SECRET_ID', 'VAULT_SECRET_ID'], 'str'),
     'jwt': (None, ['WARDEN_OPENBAO_JWT'], 'str'),
@@ -98,6 +99,7 @@ ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'du
 
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
 DURATION_UNITS = {None: 1.0, 's': 1.0, 'ms': 0.001, 'm': 60.0, 'h': 3600.0}
 CERT_TYPES = ('user', 'host')
@@ -216,7 +218,10 @@ class OpenBaoSettings(object):
             raise ValidationError([('openbao.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(OPENBAO_OPTIONS)))
                                    for k in unknown], what=WHAT)
         self.sources = {}
+        token_env = options.get('token_env')
         for name, (default, env_names, kind) in OPENBAO_OPTIONS.items():
+            if name == 'token' and isinstance(token_env, str) and ENV_NAME_RE.match(token_env):
+                env_names = [token_env] + [e for e in env_names if e != token_env]  # ops-warden's vault.token_env
             value, source = options.get(name), 'option'
             if value is None:
                 for env_name in env_names:
@@ -259,6 +264,9 @@ class OpenBaoSettings(object):
         elif url_problem(self.url, self.allow_insecure_http, 'openbao.allow_insecure_http'):
             problems.append(('openbao.url', url_problem(self.url, self.allow_insecure_http,
                                                         'openbao.allow_insecure_http')))
+        if self.token_env is not None and not ENV_NAME_RE.match(self.token_env):
+            problems.append(('openbao.token_env', 'must be the name of an environment variable (letters, digits '
+                             'and _), got %r' % (self.token_env,)))
         if self.auth_method not in AUTH_METHODS:
             problems.append(('openbao.auth_method', 'must be one of %s, got %r'
                              % (', '.join(sorted(AUTH_METHODS)), self.auth_method)))
@@ -282,6 +290,8 @@ class OpenBaoSettings(object):
 
     def env_hint(self, name):
         names = OPENBAO_OPTIONS[name][1]
+        if name == 'token' and self.token_env and ENV_NAME_RE.match(self.token_env):
+            names = [self.token_env] + [e for e in names if e != self.token_env]
         if not names:
             return ''
         return ' (or set %s)' % ' / '.join(names)
