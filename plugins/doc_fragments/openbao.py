@@ -55,7 +55,8 @@ options:
       token:
         description:
           - B(Secret.) The OpenBao token for O(openbao.auth_method=token). Never logged, returned or shown in errors.
-          - Environment variables E(BAO_TOKEN), E(VAULT_TOKEN); the variable named by O(openbao.token_env) first.
+          - Environment variables E(WARDEN_OPENBAO_TOKEN) (the signing token's own variable, which the AWX
+            credential type injects), E(BAO_TOKEN), E(VAULT_TOKEN); the variable named by O(openbao.token_env) first.
             Ignored by every other auth method.
         type: str
       token_env:

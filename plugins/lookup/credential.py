@@ -19,6 +19,9 @@ description:
     controller user (what C(bao login) writes). The lookup has no token option and never uses a token the
     collection is configured with (C(warden_openbao), O(netkingdom.warden.ssh_cert#module:openbao.token)). With
     no token of your own the fetch is refused with the login lane to use."
+  - "A caller token that is the collection's signing token (the same value as E(WARDEN_OPENBAO_TOKEN),
+    C(warden_openbao.token) or the variable C(warden_openbao.token_env) names) is refused, without showing either:
+    the signer's identity never fetches a credential."
   - "G3 gate before every fetch: action C(read) on the lane's C(policy_ref) (resource type C(credential-lane)),
     decided by the embedded evaluator or a flex-auth PDP. A deny or an unavailable PDP fetches nothing, even
     with O(policy.fail_closed=false). With O(policy.mode=off) the fetch is refused unless O(allow_ungated=true)."
@@ -213,7 +216,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     placeholder_values,
     route_warnings,
 )
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options, play_signer_openbao
 
 display = Display()
 CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'allow_insecure_http')
@@ -240,6 +243,7 @@ class LookupModule(LookupBase):
                 'allow_ungated': self.get_option('allow_ungated'),
                 'login_lane': self.get_option('login_lane'),
                 'openbao': dict((name, self.get_option(name)) for name in CONNECTION),
+                'signer': play_signer_openbao(self, variables),  # only to refuse its token as the caller's
                 'audit_log': self.get_option('audit_log'),
                 'host': variables.get('inventory_hostname') or 'controller',
                 'job_id': str(variables['awx_job_id']) if variables.get('awx_job_id') else None,

@@ -67,7 +67,9 @@ DEFAULT_ROLE_MAP = (('adm', 'adm-role'), ('agt', 'agt-role'), ('atm', 'atm-role'
 OPENBAO_OPTIONS = {
     'url': (None, ['BAO_ADDR', 'VAULT_ADDR'], 'str'),
     'auth_method': ('token', ['WARDEN_OPENBAO_AUTH_METHOD'], 'str'),
-    'token': (None, ['BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
+    # WARDEN_OPENBAO_TOKEN first: the collection's signing token has a variable of its own, so it is never
+    # taken for "the caller's own token" (BAO_TOKEN / VAULT_TOKEN) by the credential lookup.
+    'token': (None, ['WARDEN_OPENBAO_TOKEN', 'BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
     'token_env': (None, [], 'str'),
     'role_id': (None, ['BAO_ROLE_ID', 'VAULT_ROLE_ID'], 'str'),
     'secret_id': (None, ['BAO_SECRET_ID', 'VAULT_SECRET_ID'], 'str'),

@@ -29,7 +29,7 @@ of ops-warden's documented ``warden.yaml`` is there, with its documented meaning
   never a failure: ops-warden may know fields this collection does not;
 - a secret literal (a token, a SecretID, a passphrase, or any value the secret guard finds
   secret-looking) is an error naming the field and the kind of secret, never the value: secrets
-  reach the controller as environment variables (``BAO_TOKEN``, ``WARDEN_POLICY_TOKEN``...),
+  reach the controller as environment variables (``WARDEN_OPENBAO_TOKEN``, ``WARDEN_POLICY_TOKEN``...),
   never through a configuration file.
 
 Everything here is pure logic (no Ansible import) so it is unit tested directly; the plugins
@@ -121,8 +121,8 @@ ALIASES = {
 # Secret fields: never read from a file; where the secret comes from instead.
 SECRET_FIELDS = {
     'policy.token': 'the environment variable WARDEN_POLICY_TOKEN',
-    'vault.token': 'the environment variable vault.token_env names, or BAO_TOKEN or VAULT_TOKEN (an AWX '
-                   'credential), or warden_openbao.token from Ansible Vault',
+    'vault.token': 'the environment variable vault.token_env names, or WARDEN_OPENBAO_TOKEN (the AWX credential '
+                   'type injects it there), or warden_openbao.token from Ansible Vault',
     'vault.secret_id': 'the environment variable BAO_SECRET_ID or VAULT_SECRET_ID',
     'vault.jwt': 'the environment variable WARDEN_OPENBAO_JWT',
     'vault.password': 'the environment variable WARDEN_OPENBAO_PASSWORD',
