@@ -565,6 +565,11 @@ def test_subject_defaults():
     assert CA.default_subject("x", {"WARDEN_POLICY_SUBJECT": "y"}) == "x"
     assert CA.default_subject(None, {"WARDEN_POLICY_SUBJECT": "y"}) == "y"
     assert CA.default_subject(None, {})  # the login name
+    # ops-warden's policy.subject_env names another variable: it is read instead
+    env = {"WARDEN_POLICY_SUBJECT": "y", "OPS_IAM_SUBJECT": "iam:z"}
+    assert CA.default_subject(None, env, "OPS_IAM_SUBJECT") == "iam:z"
+    fetcher = CA.CredentialFetcher({"catalog": None, "policy": {"subject_env": "OPS_IAM_SUBJECT"}}, env=env)
+    assert fetcher.subject == "iam:z"
     assert CA.subject_type_of("adm-example") == "adm"
     assert CA.subject_type_of("iam:alice@x") == "user"
     assert CA.subject_type_of("alice", "svc") == "svc"
