@@ -42,6 +42,8 @@ options:
         description:
           - Base URL of the flex-auth PDP, for example V(https://flex-auth.example.internal:8080).
           - Required when O(policy.mode=flex_auth). Environment variable E(WARDEN_POLICY_URL).
+          - C(http://) only to a loopback address (C(127.0.0.0/8), C(::1), C(localhost)); to any other host it is
+            refused before anything is sent, unless O(policy.allow_insecure_http=true).
         type: str
       fail_closed:
         description:
@@ -90,6 +92,17 @@ options:
           - Extra attempts, with backoff, after a connection error, a timeout or a 5xx answer.
           - Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
+      subject_env:
+        description:
+          - Name of the environment variable that holds the IAM subject sent as C(subject.id) when no subject is
+            given (ops-warden's C(policy.subject_env)). Default V(WARDEN_POLICY_SUBJECT).
+        type: str
+      allow_insecure_http:
+        description:
+          - Allow a PDP O(policy.url) of C(http://) to a host that is not loopback, on purpose. The bearer token and
+            the decisions then cross that network unprotected.
+          - Environment variable E(WARDEN_ALLOW_INSECURE_HTTP). Default V(false).
+        type: bool
 """
 
     ACTORS = r"""

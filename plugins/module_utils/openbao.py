@@ -47,6 +47,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth imp
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import CERT_SUFFIX, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 try:
     from importlib.util import find_spec
@@ -66,7 +67,10 @@ DEFAULT_ROLE_MAP = (('adm', 'adm-role'), ('agt', 'agt-role'), ('atm', 'atm-role'
 OPENBAO_OPTIONS = {
     'url': (None, ['BAO_ADDR', 'VAULT_ADDR'], 'str'),
     'auth_method': ('token', ['WARDEN_OPENBAO_AUTH_METHOD'], 'str'),
-    'token': (None, ['BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
+    # WARDEN_OPENBAO_TOKEN first: the collection's signing token has a variable of its own, so it is never
+    # taken for "the caller's own token" (BAO_TOKEN / VAULT_TOKEN) by the credential lookup.
+    'token': (None, ['WARDEN_OPENBAO_TOKEN', 'BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
+    'token_env': (None, [], 'str'),
     'role_id': (None, ['BAO_ROLE_ID', 'VAULT_ROLE_ID'], 'str'),
     'secret_id': (None, ['BAO_SECRET_ID', 'VAULT_SECRET_ID'], 'str'),
     'jwt': (None, ['WARDEN_OPENBAO_JWT'], 'str'),
@@ -86,6 +90,7 @@ OPENBAO_OPTIONS = {
     'host_mount': (None, ['WARDEN_OPENBAO_HOST_MOUNT'], 'str'),
     'role_map': (None, ['WARDEN_OPENBAO_ROLE_MAP'], 'dict'),
     'host_role': ('host-role', ['WARDEN_OPENBAO_HOST_ROLE'], 'str'),
+    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
 }
 # The role_map key that names the host role (the same as host_role).
 HOST_ROLE_KEY = 'host'
@@ -102,6 +107,7 @@ ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'du
 
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
 DURATION_UNITS = {None: 1.0, 's': 1.0, 'ms': 0.001, 'm': 60.0, 'h': 3600.0}
 CERT_TYPES = ('user', 'host')
@@ -238,7 +244,10 @@ class OpenBaoSettings(object):
             raise ValidationError([('openbao.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(OPENBAO_OPTIONS)))
                                    for k in unknown], what=WHAT)
         self.sources = {}
+        token_env = options.get('token_env')
         for name, (default, env_names, kind) in OPENBAO_OPTIONS.items():
+            if name == 'token' and isinstance(token_env, str) and ENV_NAME_RE.match(token_env):
+                env_names = [token_env] + [e for e in env_names if e != token_env]  # ops-warden's vault.token_env
             value, source = options.get(name), 'option'
             if value is None:
                 for env_name in env_names:
@@ -281,8 +290,12 @@ class OpenBaoSettings(object):
         if not self.url:
             problems.append(('openbao.url', 'is required: the OpenBao API address, e.g. '
                              'https://openbao.example.internal:8200%s' % self.env_hint('url')))
-        elif not self.url.startswith(('http://', 'https://')) or not urlsplit(self.url).hostname:
-            problems.append(('openbao.url', 'must be an http:// or https:// address with a host name'))
+        elif url_problem(self.url, self.allow_insecure_http, 'openbao.allow_insecure_http'):
+            problems.append(('openbao.url', url_problem(self.url, self.allow_insecure_http,
+                                                        'openbao.allow_insecure_http')))
+        if self.token_env is not None and not ENV_NAME_RE.match(self.token_env):
+            problems.append(('openbao.token_env', 'must be the name of an environment variable (letters, digits '
+                             'and _), got %r' % (self.token_env,)))
         if self.auth_method not in AUTH_METHODS:
             problems.append(('openbao.auth_method', 'must be one of %s, got %r'
                              % (', '.join(sorted(AUTH_METHODS)), self.auth_method)))
@@ -309,6 +322,8 @@ class OpenBaoSettings(object):
 
     def env_hint(self, name):
         names = OPENBAO_OPTIONS[name][1]
+        if name == 'token' and self.token_env and ENV_NAME_RE.match(self.token_env):
+            names = [self.token_env] + [e for e in names if e != self.token_env]
         if not names:
             return ''
         return ' (or set %s)' % ' / '.join(names)

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import math
 import os
+import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
     ACTOR_TYPES,
@@ -44,9 +45,11 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.registry import 
     load_snapshot_file,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 MODES = ('off', 'embedded', 'flex_auth')
 SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 
 # option name -> (default, environment variables, kind)
 POLICY_OPTIONS = {
@@ -63,6 +66,8 @@ POLICY_OPTIONS = {
     'validate_certs': (True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
     'timeout': (5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
     'retries': (2, ['WARDEN_POLICY_RETRIES'], 'int'),
+    'subject_env': (SUBJECT_ENV, [], 'str'),  # ops-warden's policy.subject_env: the variable naming the subject
+    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
 }
 SECRET_POLICY_OPTIONS = ('token',)
 
@@ -138,8 +143,12 @@ class GateSettings(object):
             if not self.url:
                 problems.append(('policy.url', 'is required when policy.mode is flex_auth '
                                  '(or set WARDEN_POLICY_URL)'))
-            elif not self.url.startswith(('http://', 'https://')):
-                problems.append(('policy.url', 'must start with http:// or https://'))
+            elif url_problem(self.url, self.allow_insecure_http, 'policy.allow_insecure_http'):
+                problems.append(('policy.url', url_problem(self.url, self.allow_insecure_http,
+                                                           'policy.allow_insecure_http')))
+        if not ENV_NAME_RE.match(self.subject_env):
+            problems.append(('policy.subject_env', 'must be the name of an environment variable (letters, digits '
+                             'and _), got %r' % (self.subject_env,)))
         if bool(self.client_key) and not self.client_cert:
             problems.append(('policy.client_key', 'needs policy.client_cert'))
         if self.timeout <= 0:
@@ -264,8 +273,8 @@ def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_k
         raise ValidationError([('ttl_hours', str(exc))], what='options')
     if pubkey_fingerprint is None and public_key:
         pubkey_fingerprint = fingerprint(public_key)
-    subject = subject or env.get(SUBJECT_ENV) or actor
     settings = settings or GateSettings(env=env)
+    subject = subject or env.get(settings.subject_env) or actor
     return build_request(actor, actor_type, principals, ttl_hours, pubkey_fingerprint or '',
                          subject=subject, tenant=settings.tenant, system=settings.system)
 

@@ -31,6 +31,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.warden_config im
     OPTION_VARIABLES,
     fill_options,
     is_set,
+    layered,
     load_config,
 )
 
@@ -140,6 +141,23 @@ def apply_play_defaults(args, task_vars, templar, signing=False):
             chosen['subject'] = args['subject']
         args.update(fill_options(chosen, config, actor_source))
     return args
+
+
+def play_signer_openbao(plugin, variables):
+    """The ``openbao`` options the play gives the signer (``warden_openbao`` over the warden_config
+    file), for a lookup that must recognise the signer's token without ever using it (credential)."""
+    variables = variables or {}
+    templar = getattr(plugin, '_templar', None)
+
+    def var(name):
+        if name not in variables:
+            return None
+        return templar.template(variables[name]) if templar is not None else variables[name]
+
+    config = _config(var(CONFIG_VARIABLE) or os.environ.get(CONFIG_ENV) or None, AnsibleLookupError)
+    play = var(OPTION_VARIABLES['openbao'])
+    return layered('openbao', play if isinstance(play, dict) else None,
+                   config.get('openbao') if config is not None else None) or {}
 
 
 def lookup_var_options(plugin, variables):

@@ -25,6 +25,7 @@ from jinja2 import Environment, meta
 from jinja2.defaults import DEFAULT_NAMESPACE
 from packaging.requirements import Requirement
 
+from ansible_collections.netkingdom.warden.plugins.module_utils import credential_access as CA
 from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as OB
 from ansible_collections.netkingdom.warden.plugins.module_utils import policy as PO
 from tests.bed import awx_credentials as AWX
@@ -213,7 +214,7 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
 
 def test_openbao_credential_reaches_the_collection_settings(tmp_path):
     ctype = load(CREDENTIAL_TYPES['openbao'][0])
-    assert set(ctype['injectors']['env']) >= {'BAO_ADDR', 'BAO_TOKEN', 'BAO_ROLE_ID', 'BAO_SECRET_ID',
+    assert set(ctype['injectors']['env']) >= {'BAO_ADDR', 'WARDEN_OPENBAO_TOKEN', 'BAO_ROLE_ID', 'BAO_SECRET_ID',
                                               'WARDEN_OPENBAO_AUTH_METHOD', 'BAO_NAMESPACE', 'BAO_CACERT'}
     pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
     env = AWX.inject(ctype, {'url': 'https://bao.example.org:8200', 'role_id': 'r-1', 'secret_id': 's-1',
@@ -230,6 +231,35 @@ def test_openbao_credential_reaches_the_collection_settings(tmp_path):
     assert (settings.auth_method, settings.token, settings.role_id, settings.ca_cert, settings.namespace) == \
         ('token', 't-1', None, None, None)  # empty fields inject empty variables: unset
     assert env['BAO_CACERT'] == '' and env['BAO_SECRET_ID'] == ''
+
+
+def test_the_signing_token_has_its_own_variable_never_the_callers(tmp_path):
+    """Finding 14.10: the signing token reaches the signer as WARDEN_OPENBAO_TOKEN; the credential lookup's
+    "caller's own token" variables (BAO_TOKEN, VAULT_TOKEN) are never set by the credential type, and a caller
+    token that is the signer's is recognised (tests/integration/test_credential_fetch.py: refused for real)."""
+    ctype = load(CREDENTIAL_TYPES['openbao'][0])
+    injected = set(ctype['injectors']['env'])
+    assert not injected & set(CA.TOKEN_ENV), 'the signing token must not look like the caller\'s own token'
+    env = AWX.inject(ctype, {'url': 'https://bao.example.org:8200', 'auth_method': 'token', 'token': 'sign-tok'},
+                     tmp_path)
+    assert env['WARDEN_OPENBAO_TOKEN'] == 'sign-tok' and 'BAO_TOKEN' not in env and 'VAULT_TOKEN' not in env
+    settings = OB.OpenBaoSettings(env=env)
+    assert (settings.token, settings.sources['token']) == ('sign-tok', 'WARDEN_OPENBAO_TOKEN')
+    (tmp_path / 'home').mkdir()
+    assert CA.caller_token(dict(env, HOME=str(tmp_path / 'home'))) == (None, None)  # no caller token: refused
+    # a second credential that injects the same token as BAO_TOKEN is the signer's token in disguise
+    caller = dict(env, BAO_TOKEN='sign-tok')
+    assert [name for name, value in CA.signer_token_sources(env=caller) if CA.same_token('sign-tok', value)] == \
+        ['WARDEN_OPENBAO_TOKEN']
+    # the old injection (BAO_TOKEN with WARDEN_OPENBAO_AUTH_METHOD=token): that BAO_TOKEN is the signer's
+    old = {'BAO_TOKEN': 'sign-tok', 'WARDEN_OPENBAO_AUTH_METHOD': 'token'}
+    assert [value for dummy, value in CA.signer_token_sources(env=old)] == ['sign-tok']
+    assert CA.signer_token_sources(env={'BAO_TOKEN': 'mine'}) == []  # a workstation: the caller's own
+    assert CA.signer_token_sources({'token_env': 'VAULT_TOKEN'}, env={'VAULT_TOKEN': 'mine'}) == []
+    assert CA.signer_token_sources({'token_env': 'OPS_SIGNER'}, env={'OPS_SIGNER': 's'}) == [('OPS_SIGNER', 's')]
+    assert not CA.same_token('sign-tok', 'sign-tok ') and CA.same_token('a' * 40, 'a' * 40)
+    # the signer still signs with its own variable when the caller's is set too
+    assert OB.OpenBaoSettings(env=dict(env, BAO_TOKEN='caller-tok')).token == 'sign-tok'
 
 
 def test_flex_auth_credential_reaches_the_gate_settings(tmp_path):
