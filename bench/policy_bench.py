@@ -81,7 +81,10 @@ def bench_policy(requests=3000, repeats=3, batch=100, singles=500, workdir=None)
 
             http_batch_s = timed(batches)
             http_single_s = timed(single)
-    rate = lambda count, seconds: round(count / seconds) if seconds else None  # noqa: E731
+
+    def rate(count, seconds):
+        return round(count / seconds) if seconds else None
+
     embedded = rate(requests, embedded_s)
     result = {
         'requests': requests, 'repeats': repeats, 'batch': batch, 'singles': singles,

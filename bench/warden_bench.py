@@ -1022,8 +1022,8 @@ def render_markdown(results):
                                                               policy['rego_in_process_ratio']),
                   '| test PDP over HTTP, /v1/batch-check of %d | %s | %s |' % (
                       policy['batch'], policy['http_batch_per_s'], policy['http_batch_ratio']),
-                  '| test PDP over HTTP, one /v1/check each | %s | %s |' % (policy['http_single_per_s'],
-                                                                           policy['http_single_ratio']),
+                  '| test PDP over HTTP, one /v1/check each | %s | %s |' % (
+                      policy['http_single_per_s'], policy['http_single_ratio']),
                   '', '%d requests (the case tables cycled); the two evaluators agreed on %s table requests.'
                   % (policy['requests'], policy['table_agreement'])]
     imports = results.get('imports')

@@ -258,9 +258,8 @@ def _dicts(value):
 
 def iter_resources(snapshot):
     """Every resource of every resource manifest, in file order (dicts only)."""
-    for manifest in _dicts((snapshot or {}).get('resource_manifests')):
-        for res in _dicts(manifest.get('resources')):
-            yield res
+    return [res for manifest in _dicts((snapshot or {}).get('resource_manifests'))
+            for res in _dicts(manifest.get('resources'))]
 
 
 def actor_resources(snapshot):
@@ -272,9 +271,9 @@ def lane_resources_of(snapshot):
 
 
 def iter_subjects(snapshot):
-    for manifest in _dicts((snapshot or {}).get('subject_manifests')):
-        for subject in _dicts(manifest.get('subjects')):
-            yield subject
+    """Every subject of every subject manifest, in file order (dicts only)."""
+    return [subject for manifest in _dicts((snapshot or {}).get('subject_manifests'))
+            for subject in _dicts(manifest.get('subjects'))]
 
 
 def count_actors(snapshot):

@@ -342,9 +342,10 @@ actor_certs:
 actor_certs_pending:
   description:
     - The O(actor_certs) an M(netkingdom.warden.ssh_cert) task must handle, each with C(actor), C(key), C(path),
-      C(subject) (the subject id to send for that actor: its inventory C(subject), else the actor name; a fleet
-      run never sends E(WARDEN_POLICY_SUBJECT) for every actor) and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
+      C(subject) and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
       V(forced), ..., or V(error) with C(msg) for a problem that task will report).
+    - C(subject) is the subject id to send for that actor, its inventory C(subject), else the actor name (a fleet
+      run never sends E(WARDEN_POLICY_SUBJECT) for every actor).
   returned: O(state=present)
   type: list
   elements: dict

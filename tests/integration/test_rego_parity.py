@@ -55,9 +55,10 @@ LANES = {  # policy_ref -> (need_id, lane, owner_repo), as tests/cases/routing_c
 }
 READERS = ["iam:release-bot@netkingdom.example", "iam:alice@netkingdom.example", "adm-example", "mallory"]
 
+
 def floats(low, high):
     """Finite floats, but none of magnitude below 1e-300: rego-cpp (regopy 1.5.2) fails on those and on
-    numbers near 1.8e308 (no decision; the PDP answers 500), while Python and OPA decide them. Found by
+    numbers near 1.8e308 (no decision; the PDP answers 500), while the embedded gate decides them. Found by
     this parity; see docs/policy-gate.md."""
     return st.floats(low, high, allow_nan=False, allow_infinity=False).filter(lambda x: x == 0 or abs(x) >= 1e-300)
 
