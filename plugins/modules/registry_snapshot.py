@@ -235,7 +235,7 @@ def main():
     for warning in warnings:
         module.warn(warning)
 
-    dest = params['dest']
+    dest = os.path.abspath(params['dest'])  # atomic_move needs a directory, also for 'dest=new.json'
     new_text = to_text(snapshot)
     old_text, old = read_existing(dest)
     previous = old.get('digest') if old else None
