@@ -250,16 +250,20 @@ class ActionModule(ActionBase):
         service = SigningService(backend, audit=AuditLog(args.get('audit_log')), actors=actors)
         seen_keys = dict((entry['key'], entry) for entry in seen.get('actor_keys') or [])
         kept, pending = [], []
+        from ansible_collections.netkingdom.warden.plugins.module_utils.policy import subject_for
         for item in items:
             entry = seen_keys.get(item['key']) or {}
-            todo = {'actor': item['actor'], 'key': item['key'], 'path': host_cert_path(item['key'])}
+            # a fleet run: each actor its own subject (the inventory's), never one for all (issue 13)
+            subject = subject_for(item['actor'], (actors or {}).get(item['actor']), fleet=True)
+            todo = {'actor': item['actor'], 'key': item['key'], 'path': host_cert_path(item['key']),
+                    'subject': subject}
             if entry.get('public_key') is None:
                 pending.append(dict(todo, reason='missing'))
                 continue
             try:
                 request = cert_request('user', actors, item['actor'])
                 job = CertJob(service, request, host, parse_renew_before(item.get('renew_before')), item['force'],
-                              subject=args['subject'])
+                              subject=subject)
                 reason = job.plan(entry['public_key'], entry.get('certificate'))
             except WardenError as exc:
                 pending.append(dict(todo, reason='error', msg=str(exc)))  # ssh_cert reports it

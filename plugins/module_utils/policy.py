@@ -20,7 +20,6 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
     ACTOR_TYPES,
     NAME_RE,
     actor_type_of,
-    parse_ttl_hours,
     resolve_actors,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
@@ -36,6 +35,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
     build_request,
     envelope_to_decision,
     evaluate,
+    requested_ttl_hours,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     DEFAULT_TENANT,
@@ -190,7 +190,8 @@ def registry_index(settings, actors, lanes=None):
                                   what='policy settings')
         key = ('file', settings.registry, stat.st_mtime_ns, stat.st_size)
         if key not in _INDEXES:
-            _INDEXES[key] = RegistryIndex(load_snapshot_file(settings.registry))
+            warnings = []  # an old v1 file loads, converted, with a warning on every decision
+            _INDEXES[key] = RegistryIndex(load_snapshot_file(settings.registry, warnings=warnings), warnings)
         return _INDEXES[key]
     if not actors and not lanes:
         raise ValidationError([('policy.registry', 'embedded mode needs a registry snapshot (policy.registry) '
@@ -230,7 +231,9 @@ class Gate(object):
             return Decision(True, GATE_OFF, None, None, 'off',
                             warnings=['policy gate is off: signing is not policy-checked'])
         if self.mode == 'embedded':
-            return envelope_to_decision(evaluate(request, self._index), 'embedded')
+            decision = envelope_to_decision(evaluate(request, self._index), 'embedded')
+            decision.warnings.extend(self._index.warnings)
+            return decision
         try:
             envelope = self._client.check(request)
         except PolicyUnavailable as exc:
@@ -246,6 +249,24 @@ class Gate(object):
         except PolicyUnavailable as exc:
             return [self._unavailable(exc) for dummy in requests]
         return [self._remote(e) for e in envelopes]
+
+
+def subject_for(actor, record=None, subject=None, env=None, fleet=False, subject_env=None):
+    """The subject id a check for ``actor`` sends.
+
+    An explicit ``subject`` wins. A one-actor check (a lookup, policy_check, one ssh_cert task) then
+    takes the caller's IAM subject from ``WARDEN_POLICY_SUBJECT`` (or the variable
+    ``policy.subject_env`` names). A fleet run (``fleet=True``:
+    host_principals / sshd_trust signing many actors) never does: each actor gets its own, the
+    inventory's ``subject`` of that actor. Last, the actor name.
+    """
+    if subject:
+        return subject
+    env = os.environ if env is None else env
+    subject_env = subject_env or SUBJECT_ENV
+    if not fleet and env.get(subject_env):
+        return env[subject_env]
+    return (record or {}).get('subject') or actor
 
 
 def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_key=None,
@@ -267,14 +288,13 @@ def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_k
         raise ValidationError([('principals', 'must be a list')], what='options')
     if ttl_hours is None:
         ttl_hours = record['ttl_hours'] if record else ACTOR_TYPES[actor_type]
-    try:
-        ttl_hours = parse_ttl_hours(ttl_hours)
-    except ValueError as exc:
-        raise ValidationError([('ttl_hours', str(exc))], what='options')
+    # Any finite number goes to the gate: 0, negative or above the type maximum is its
+    # ttl_out_of_bounds deny (with a decision id and an audit line), not an options error.
+    ttl_hours = requested_ttl_hours(ttl_hours)
     if pubkey_fingerprint is None and public_key:
         pubkey_fingerprint = fingerprint(public_key)
     settings = settings or GateSettings(env=env)
-    subject = subject or env.get(settings.subject_env) or actor
+    subject = subject_for(actor, record, subject, env, subject_env=settings.subject_env)
     return build_request(actor, actor_type, principals, ttl_hours, pubkey_fingerprint or '',
                          subject=subject, tenant=settings.tenant, system=settings.system)
 

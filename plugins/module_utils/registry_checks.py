@@ -24,6 +24,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.gate import buil
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     DEFAULT_TENANT,
     SYSTEM,
+    actor_resources,
     resource_id,
     summarize,
 )
@@ -146,9 +147,9 @@ def smoke_actor(snapshot, actor=None):
                                 % (name, ', '.join(sorted(actors))))], what='smoke check')
     record = dict(actors[name])
     record['tenant'] = DEFAULT_TENANT
-    for res in snapshot.get('resources') or []:
-        if isinstance(res, dict) and res.get('id') == resource_id(name):
-            record['tenant'] = res.get('tenant') or DEFAULT_TENANT
+    for res in actor_resources(snapshot):
+        if res.get('id') == resource_id(name) and isinstance(res.get('metadata'), dict):
+            record['tenant'] = res['metadata'].get('tenant') or DEFAULT_TENANT
     return name, record
 
 

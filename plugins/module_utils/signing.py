@@ -22,6 +22,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     ValidationError,
     WardenError,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils.gate import requested_ttl_hours, ttl_within_bounds
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import (
     FOREVER,
@@ -267,9 +268,13 @@ def response_problem(request, parsed, cert, fingerprint, trusted_cas, ttl_second
 def cert_request(cert_type, actors=None, actor=None, principals=None, ttl_hours=None, host_names=None):
     """What to sign, validated before any call. Narrowing only: never more than the inventory allows.
 
-    User certificates: the actor's principals and TTL from the inventory; ``principals`` and
-    ``ttl_hours`` may narrow them. A TTL above the actor's (or the type maximum) is rejected,
-    never clamped. Host certificates: ``principals`` default to the host's names.
+    User certificates: the actor's principals from the inventory (``principals`` may narrow them)
+    and a TTL of ``ttl_hours``, by default the actor's inventory ``ttl_hours``. The TTL rule is the
+    gate's (0 < ttl <= the actor type's maximum, docs/policy-gate.md): any finite number is passed on
+    for the gate to judge, so 0 or 49 hours for an adm is a ``ttl_out_of_bounds`` deny with a
+    decision id and an audit line; ``SigningService.issue`` applies the same rule again before it
+    signs (gate off, or fail-open). Never clamped. Host certificates: ``principals`` default to the
+    host's names.
     """
     if cert_type not in ('user', 'host'):
         raise ValidationError([('type', "must be 'user' or 'host', got %r" % (cert_type,))], what='options')
@@ -294,11 +299,7 @@ def cert_request(cert_type, actors=None, actor=None, principals=None, ttl_hours=
                                 % (', '.join(extra), actor, ', '.join(allowed)))], what='options')
     if not wanted:
         raise ValidationError([('principals', 'must not be empty')], what='options')
-    ttl = record['ttl_hours'] if ttl_hours is None else _ttl(ttl_hours)
-    cap = min(record['ttl_hours'], ACTOR_TYPES[record['type']])
-    if ttl > cap:
-        raise ValidationError([('ttl_hours', '%s is above the %s limit of %s hours for %s '
-                                '(rejected, never clamped)' % (ttl, record['type'], cap, actor))], what='options')
+    ttl = record['ttl_hours'] if ttl_hours is None else requested_ttl_hours(ttl_hours)
     return {'cert_type': 'user', 'actor': actor, 'actor_type': record['type'],
             'principals': sorted(set(wanted)), 'ttl_hours': ttl}
 
@@ -366,11 +367,21 @@ class SigningService(object):
     def issue(self, request, public_key, host, reason, subject=None):
         """Gate then sign; return ``(cert_line, parsed, decision)``. Raises PolicyDenied or SigningError."""
         line, fingerprint = plain_public_key(public_key)
+        if request['cert_type'] == 'user':  # the subject the gate is sent is the one audited
+            from ansible_collections.netkingdom.warden.plugins.module_utils.policy import subject_for
+            subject = subject_for(request['actor'], (self.actors or {}).get(request['actor']), subject,
+                                  subject_env=getattr(self.settings, 'subject_env', None))
         decision = self.decide(request, line, subject)
         if decision is not None and not decision.allowed:
             self.record(request, host, 'denied', decision.reason, fingerprint=fingerprint, decision=decision,
                         subject=subject, kind='policy')
             raise PolicyDenied(decision, request['actor'])
+        if request['cert_type'] == 'user' and not ttl_within_bounds(request['ttl_hours'], request['actor_type']):
+            # the gate's TTL rule holds even when no gate decided (policy off, or fail-open)
+            self.record(request, host, 'denied', 'ttl_out_of_bounds', fingerprint=fingerprint, decision=decision,
+                        subject=subject, kind='policy')
+            raise SigningError('ttl_hours %s is outside (0, %d] for a %s actor: not signed (ttl_out_of_bounds)'
+                               % (request['ttl_hours'], ACTOR_TYPES[request['actor_type']], request['actor_type']))
         decision_id = decision.decision_id if decision is not None else None
         key_id = key_id_for(request, decision_id, host)
         if self.audit is not None:  # a record the audit would refuse stops the signing, not the audit

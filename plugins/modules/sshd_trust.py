@@ -288,6 +288,7 @@ EXAMPLES = r"""
 - name: Sign only the actor certificates that are not valid (a converged host skips this)
   netkingdom.warden.ssh_cert:
     actor: "{{ item.actor }}"
+    subject: "{{ item.subject }}"
     key: "{{ item.key }}"
     generate_key: true
   loop: "{{ trust_and_actors.actor_certs_pending }}"
@@ -354,9 +355,11 @@ actor_certs:
       policy_decision_id: "decision:0123456789abcdef"
 actor_certs_pending:
   description:
-    - The O(actor_certs) an M(netkingdom.warden.ssh_cert) task must handle, each with C(actor), C(key), C(path)
-      and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
+    - The O(actor_certs) an M(netkingdom.warden.ssh_cert) task must handle, each with C(actor), C(key), C(path),
+      C(subject) and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
       V(forced), ..., or V(error) with C(msg) for a problem that task will report).
+    - C(subject) is the subject id to send for that actor, its inventory C(subject), else the actor name (a fleet
+      run never sends E(WARDEN_POLICY_SUBJECT) for every actor).
   returned: O(state=present)
   type: list
   elements: dict

@@ -31,6 +31,8 @@ def test_thirty_forks_sign_with_one_audit_line_each(isolated, tmp_path):
              for i in range(WORKERS)]
     lines = audit.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line is whole JSON
+    denied = [r for r in records if r['outcome'] == 'denied']
+    records = [r for r in records if r['outcome'] != 'denied']
     assert len(records) == WORKERS
     assert sorted(r['host'] for r in records) == ['w%02d' % i for i in range(WORKERS)]
     assert len(set(r['serial'] for r in records)) == WORKERS
@@ -42,8 +44,11 @@ def test_thirty_forks_sign_with_one_audit_line_each(isolated, tmp_path):
 
     ca_keys = run.task_results('Read the CA public key', 'w00')[0]['ansible_facts']['ca_keys']
     assert ca_keys == [(Path(str(ca_key) + '.pub')).read_text().strip()]
-    refused = run.task_results('A TTL above the actor\'s is refused by the lookup', 'w00')[0]
-    assert refused['failed'] and 'above the agt limit of 24 hours' in refused['msg']
+    refused = run.task_results('A TTL above the agt maximum is denied by the gate (ttl_out_of_bounds, recorded)',
+                               'w00')[0]
+    assert refused['failed'] and 'ttl_out_of_bounds (rule valid_ttl)' in refused['msg']
+    assert [(r['kind'], r['reason'], r['ttl_hours']) for r in denied] == [('policy', 'ttl_out_of_bounds', 30)]
+    assert denied[0]['policy_decision_id'].startswith('decision:')
 
     # -vvvv output and the audit log hold no CA key material and no passphrase.
     private = ca_key.read_text()
