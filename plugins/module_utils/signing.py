@@ -1,7 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one signing path: validate -> gate -> sign -> (write, by the caller) -> audit.
+"""The one signing path: validate -> gate -> sign -> audit -> (write, by the caller).
+
+The audit line of a certificate is appended before the certificate is handed to the caller, so
+no certificate leaves the controller (onto a host, or into a play) without its line: when the
+line cannot be written the certificate is thrown away. A later failure to write it on the host is
+a second record (outcome ``write_failed``).
 
 Used by the ssh_cert action plugin (certificates on hosts) and the ssh_cert lookup
 (certificates returned to a play). Backends: ``openbao`` (the SSH secrets engine) and
@@ -281,7 +286,12 @@ class SigningService(object):
         return self.gate.check(gate_request)
 
     def issue(self, request, public_key, host, reason, subject=None):
-        """Gate then sign; return ``(cert_line, parsed, decision)``. Raises PolicyDenied or SigningError."""
+        """Gate, sign and record; return ``(cert_line, parsed, decision)``.
+
+        The ``signed`` record (serial, validity, decision) is appended before the certificate is
+        returned; if it cannot be, the certificate is discarded. Raises PolicyDenied, SigningError
+        or AuditError, and then nothing is returned.
+        """
         line, fingerprint = plain_public_key(public_key)
         decision = self.decide(request, line, subject)
         if decision is not None and not decision.allowed:
@@ -290,8 +300,9 @@ class SigningService(object):
             raise PolicyDenied(decision, request['actor'])
         decision_id = decision.decision_id if decision is not None else None
         key_id = key_id_for(request, decision_id, host)
-        if self.audit is not None:  # a record the audit would refuse stops the signing, not the audit
+        if self.audit is not None:  # a record the audit would refuse, or a log it cannot write, stops the signing
             self.audit.check(**self._fields(request, host, 'signed', reason, fingerprint, None, decision, subject))
+            self.audit.writable()
         try:
             cert = self.backend.sign(request['cert_type'], request['actor_type'], line, request['principals'],
                                      int(round(request['ttl_hours'] * 3600)), key_id, self.now())
@@ -310,6 +321,12 @@ class SigningService(object):
         if problem:
             self.record(request, host, 'failed', problem, fingerprint=fingerprint, decision=decision, subject=subject)
             raise SigningError('refusing the signed certificate: %s' % problem)
+        try:
+            self.record(request, host, 'signed', reason, fingerprint=parsed['key_fingerprint'], cert=parsed,
+                        decision=decision, subject=subject)
+        except WardenError as exc:
+            raise SigningError('certificate serial %s was signed but its audit record could not be written, so it '
+                               'was discarded (nothing was written or returned): %s' % (parsed['serial'], exc))
         return cert.strip(), parsed, decision
 
     def record(self, request, host, outcome, reason, fingerprint=None, cert=None, decision=None, subject=None,
