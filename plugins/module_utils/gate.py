@@ -33,7 +33,8 @@ POLICY_VERSION = 'ops-warden-sign/1'
 EVALUATOR = 'netkingdom.warden.embedded'
 
 ALLOW_REASON = 'signing_policy_matched'
-UNAVAILABLE = 'policy_unavailable'
+UNAVAILABLE = 'policy_unavailable'      # the PDP could not be asked (fail_closed: false may allow)
+INVALID_ANSWER = 'policy_answer_invalid'  # the PDP refused or answered nonsense: always a deny
 GATE_OFF = 'policy_gate_off'
 
 # Deny reasons, in the order the rules are evaluated (first failing rule wins).
@@ -272,7 +273,9 @@ class Decision(object):
 
 
 def envelope_to_decision(envelope, mode):
-    """Normalise a decision envelope. Raises ValueError when it is unusable."""
+    """Normalise a decision envelope. Raises ValueError when it is unusable (not an object, an
+    effect other than allow/deny, an allow without an id): the gate makes that a deny with
+    reason ``policy_answer_invalid``, which ``fail_closed: false`` never opens."""
     if not isinstance(envelope, dict):
         raise ValueError('the decision is not a JSON object')
     effect = envelope.get('effect')

@@ -23,6 +23,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
     resolve_actors,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
+    PolicyAnswerInvalid,
     PolicyUnavailable,
     ValidationError,
 )
@@ -30,6 +31,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
     GATE_OFF,
+    INVALID_ANSWER,
     UNAVAILABLE,
     Decision,
     build_request,
@@ -203,7 +205,11 @@ class Gate(object):
         self._client = flex_auth_client(settings) if self.mode == 'flex_auth' else None
 
     def _unavailable(self, exc):
+        """The PDP failed: only a PDP that could not be asked may be failed open, never one that
+        answered with a refusal (4xx) or something unreadable."""
         detail = str(exc)
+        if isinstance(exc, PolicyAnswerInvalid):
+            return Decision(False, INVALID_ANSWER, None, None, self.mode, detail=detail)
         if self.settings.fail_closed:
             return Decision(False, UNAVAILABLE, None, None, self.mode, detail=detail)
         return Decision(True, UNAVAILABLE, None, None, self.mode, detail=detail, warnings=[
@@ -214,7 +220,7 @@ class Gate(object):
         try:
             return envelope_to_decision(envelope, self.mode)
         except ValueError as exc:
-            return self._unavailable(PolicyUnavailable('unusable decision: %s' % exc))
+            return self._unavailable(PolicyAnswerInvalid('unusable decision: %s' % exc))
 
     def check(self, request):
         if self.mode == 'off':

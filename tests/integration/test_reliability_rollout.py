@@ -379,27 +379,47 @@ def test_openbao_faults_mid_rollout_then_recovery_converges(bed, tmp_path):
 
 # --- the remote policy gate failing during an actor-certificate rollout -------------------------
 
-PDP_FAULTS = ('down', 'slow', 'error500', 'garbage')
+# fault -> the deny reason: an outage is policy_unavailable, an unreadable answer policy_answer_invalid
+PDP_FAULTS = (('down', 'policy_unavailable'), ('slow', 'policy_unavailable'), ('error500', 'policy_unavailable'),
+              ('garbage', 'policy_answer_invalid'))
 
 
-def test_failing_pdp_signs_nothing_and_every_host_says_policy_unavailable(bed, tmp_path):
-    """A new workload actor on every host of the converged fleet; the gate is a remote PDP with
-    fail_closed, and every PDP misbehaves (hosts spread over four PDPs: stopped, slower than the
-    timeout, 500, garbage body). Nothing reaches OpenBao, no certificate appears, every host
-    fails with policy_unavailable, and what the hosts had stays as it was."""
-    bed.converge(tmp_path)
+def start_pdps(bed, count):
+    """``count`` PDPs serving the rollout's actors (started once for the module)."""
     ensure_on_path()
     from ansible_collections.netkingdom.warden.plugins.module_utils import actors, registry
     snapshot = bed.workdir / 'registry.json'
     snapshot.write_text(registry.to_text(registry.build_snapshot(actors.load_actors(ACTORS)[0])))
-    while len(bed.pdps) < len(PDP_FAULTS):
+    while len(bed.pdps) < count:
         bed.pdps.append(PdpProcess(snapshot, bed.workdir / ('pdp-%d' % len(bed.pdps))).start())
-    per_host = {}
-    for index, host in enumerate(bed.fleet):
-        pdp = bed.pdps[index % len(PDP_FAULTS)]
-        per_host[host.name] = {'warden_policy': {'mode': 'flex_auth', 'url': pdp.url, 'fail_closed': True,
-                                                 'timeout': 1, 'retries': 0}}
-    for pdp, fault in zip(bed.pdps, PDP_FAULTS):
+    for pdp in bed.pdps:
+        pdp.start()  # a no-op when it runs
+    return bed.pdps[:count]
+
+
+def pdp_policies(bed, pdps, **policy):
+    """host -> warden_policy host variable: host N asks PDP N mod len(pdps)."""
+    return dict((host.name, {'warden_policy': dict({'mode': 'flex_auth', 'url': pdps[index % len(pdps)].url,
+                                                    'timeout': 1, 'retries': 0}, **policy)})
+                for index, host in enumerate(bed.fleet))
+
+
+def bridge_records(bed, since):
+    return [e for e in map(json.loads, bed.audit.read_text().splitlines()[since:])
+            if e.get('actor') == 'agt-state-hub-bridge']
+
+
+def test_failing_pdp_signs_nothing_and_every_host_says_why(bed, tmp_path):
+    """A new workload actor on every host of the converged fleet; the gate is a remote PDP with
+    fail_closed, and every PDP misbehaves (hosts spread over four PDPs: stopped, slower than the
+    timeout, 500, garbage body). Nothing reaches OpenBao, no certificate appears, every host
+    fails with policy_unavailable (policy_answer_invalid for the garbage body), and what the hosts
+    had stays as it was."""
+    bed.converge(tmp_path)
+    pdps = start_pdps(bed, len(PDP_FAULTS))
+    per_host = pdp_policies(bed, pdps, fail_closed=True)
+    expected = dict((host.name, PDP_FAULTS[index % len(PDP_FAULTS)][1]) for index, host in enumerate(bed.fleet))
+    for pdp, (fault, dummy) in zip(pdps, PDP_FAULTS):
         if fault == 'down':
             pdp.stop()
         elif fault == 'slow':
@@ -419,12 +439,11 @@ def test_failing_pdp_signs_nothing_and_every_host_says_policy_unavailable(bed, t
     why = failures(run)
     assert failed_hosts(run) == sorted(h.name for h in bed.fleet), why
     for host in bed.fleet:
-        assert any('policy_unavailable' in m for m in why[host.name]), (host.name, why[host.name])
+        assert any(expected[host.name] in m for m in why[host.name]), (host.name, why[host.name])
     bed.assert_untouched(bed.fleet, before)  # no new certificate, nothing else changed
-    denied = [e for e in map(json.loads, bed.audit.read_text().splitlines()[audit_lines:])
-              if e.get('actor') == 'agt-state-hub-bridge']
+    denied = bridge_records(bed, audit_lines)
     assert sorted(e['host'] for e in denied) == sorted(h.name for h in bed.fleet), denied
-    assert all(e['outcome'] == 'denied' and e['reason'] == 'policy_unavailable' and not e.get('policy_decision_id')
+    assert all(e['outcome'] == 'denied' and e['reason'] == expected[e['host']] and not e.get('policy_decision_id')
                for e in denied), denied
 
 
