@@ -65,7 +65,9 @@ FIELDS = (
 EXTRA_FIELDS = (
     'cert_type',    # sign: user or host
     'account',      # rotate: the host account whose principals changed
-    'gate_mode',    # sign/policy: off, embedded or flex_auth
+    'gate_mode',    # sign/policy: off, embedded or flex_auth (not_gated: a host certificate)
+    'policy_reason',  # sign/policy: the gate decision's reason (signing_policy_matched, policy_gate_off, ...)
+    'policy_detail',  # sign/policy: why the gate could not decide (the PDP's failure), when it could not
     'old_digest',   # registry: digest of the snapshot that was replaced (sha256:...)
     'new_digest',   # registry: digest of the snapshot deployed
     'need_id',      # access: catalog entry id of the credential need

@@ -344,9 +344,21 @@ class SigningService(object):
             'subject': subject or request.get('actor'), 'principals': list(request['principals']),
             'ttl_hours': request['ttl_hours'], 'backend': self.backend.name, 'pubkey_fingerprint': fingerprint,
             'policy_decision_id': decision.decision_id if decision is not None else None,
+            'gate_mode': self._gate_mode(request, decision),
+            'policy_reason': decision.reason if decision is not None else None,
+            'policy_detail': decision.detail if decision is not None else None,
         }
         if cert is not None:
             fields.update(serial=str(cert['serial']), key_id=cert['key_id'], ca_fingerprint=cert['ca_fingerprint'],
                           valid_after=describe(cert)['valid_after'], valid_before=describe(cert)['valid_before'])
         fields['cert_type'] = request['cert_type']
         return fields
+
+    def _gate_mode(self, request, decision):
+        """The mode of the gate behind a record: the decision's, ``not_gated`` for a host certificate
+        (never actor-gated), else the configured one (a kept certificate: no decision this run)."""
+        if decision is not None:
+            return decision.mode
+        if request['cert_type'] == 'host':
+            return 'not_gated'
+        return self.gate.mode if self.gate is not None else None

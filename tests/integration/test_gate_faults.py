@@ -261,3 +261,61 @@ def test_down_then_up_again_on_the_same_port(pdp_ok):
     pdp_ok.start()
     assert pdp_ok.url == url
     assert closed.check(ALLOW).allowed
+
+
+# --- the signing path: what is recorded, what is signed ----------------------------------------
+
+def fail_open_service(url, tmp_path, actors):
+    """The signing path of the ssh_cert lookup (local CA, real audit file) with a remote gate that
+    fails open, allowed by the controller."""
+    from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
+
+    args = {"actors": actors, "inventory_file": None, "backend": "local", "openbao": None,
+            "local_ca": {"key_path": str(tmp_path / "ca" / "ca_key"), "create": True},
+            "audit_log": str(tmp_path / "audit.jsonl"),
+            "policy": {"mode": "flex_auth", "url": url, "fail_closed": False, "timeout": TIMEOUT, "retries": 0}}
+    return build_service(args, env=CONSENT)
+
+
+@pytest.fixture
+def user_key(tmp_path):
+    import subprocess
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "id")], check=True)
+    return (tmp_path / "id.pub").read_text()
+
+
+@pytest.mark.parametrize("name", ["status403", "status401", "garbage", "noid", "unknown_effect"])
+def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok, tmp_path, gate_actors, user_key):
+    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query
+    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
+
+    service = fail_open_service(pdp_ok.url, tmp_path, gate_actors)
+    request = cert_request("user", service.actors, "agt-state-hub-bridge")
+    inject(pdp_ok, name)
+    with pytest.raises(PolicyDenied) as info:
+        service.issue(request, user_key, "host-a", "requested")
+    assert info.value.decision.reason == gate.INVALID_ANSWER and not info.value.decision.warnings
+    assert "policy_answer_invalid" in str(info.value)
+    records = query(str(tmp_path / "audit.jsonl"))
+    assert [(r["kind"], r["outcome"], r["reason"]) for r in records] == [("policy", "denied", "policy_answer_invalid")]
+    assert records[0]["gate_mode"] == "flex_auth" and records[0]["policy_decision_id"] is None
+    assert records[0]["policy_reason"] == "policy_answer_invalid" and records[0]["policy_detail"]
+    assert "serial" not in records[0]  # nothing was signed
+
+
+def test_an_outage_fails_open_signed_with_its_reason_and_a_warning(pdp_ok, tmp_path, gate_actors, user_key):
+    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query
+    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
+
+    service = fail_open_service(pdp_ok.url, tmp_path, gate_actors)
+    request = cert_request("user", service.actors, "agt-state-hub-bridge")
+    inject(pdp_ok, "error500")
+    cert, parsed, decision = service.issue(request, user_key, "host-a", "requested")
+    assert cert.startswith("ssh-ed25519-cert-v01@openssh.com ") and decision.allowed
+    assert decision.reason == gate.UNAVAILABLE and "fail_closed is false" in decision.warnings[0]
+    records = query(str(tmp_path / "audit.jsonl"))
+    assert [(r["kind"], r["outcome"]) for r in records] == [("sign", "signed")]
+    assert records[0]["serial"] == str(parsed["serial"]) and records[0]["policy_decision_id"] is None
+    assert (records[0]["gate_mode"], records[0]["policy_reason"]) == ("flex_auth", "policy_unavailable")
+    assert "HTTP 500" in records[0]["policy_detail"]

@@ -1,6 +1,6 @@
 """Faults in the middle of a real 10-host cert_rollout: OpenBao down / sealed / 403 / 500 / slow,
-the remote policy gate failing, the audit log filling up, ansible-playbook killed with SIGKILL,
-sshd -t failing.
+the remote policy gate failing or refusing (also with fail_closed false from the inventory), the
+audit log filling up, ansible-playbook killed with SIGKILL, sshd -t failing.
 
 Real parts only: a real OpenBao dev server (with a file audit device, to count sign requests),
 a fault proxy in front of it (tests/bed/fault_proxy.py), flex-auth-compatible PDPs
@@ -444,7 +444,49 @@ def test_failing_pdp_signs_nothing_and_every_host_says_why(bed, tmp_path):
     denied = bridge_records(bed, audit_lines)
     assert sorted(e['host'] for e in denied) == sorted(h.name for h in bed.fleet), denied
     assert all(e['outcome'] == 'denied' and e['reason'] == expected[e['host']] and not e.get('policy_decision_id')
-               for e in denied), denied
+               and e['gate_mode'] == 'flex_auth' and e['policy_detail'] for e in denied), denied
+
+
+# PDPs that answer, but with a refusal or nothing usable: never failed open (finding 14.3)
+PDP_REFUSALS = (('status', {'status': 403}), ('garbage', {}), ('noid', {}),
+                ('body', {'body': '{"effect": "permit", "id": "decision:0123456789abcdef"}'}))
+
+
+def test_fail_open_from_the_inventory_needs_the_controller_and_never_opens_a_refusal(bed, tmp_path):
+    """fail_closed: false in every host's variables, a new workload actor on every host, and PDPs
+    that refuse (403), answer garbage, an allow without an id or an unknown effect. Without
+    WARDEN_ALLOW_UNGATED every host fails naming policy.fail_closed and the variable (14.4); with it,
+    every host fails with policy_answer_invalid (14.3). Either way nothing reaches OpenBao and the
+    hosts stay as they were; each refusal is recorded."""
+    bed.converge(tmp_path)
+    pdps = start_pdps(bed, len(PDP_REFUSALS))
+    inventory = bed.inventory(per_host=pdp_policies(bed, pdps, fail_closed=False),
+                              warden_host_actors=['atm-backup-daily', 'agt-state-hub-bridge'])
+    before = dict((h.name, bed.host_files(h)) for h in bed.fleet)
+    signs = count_sign_requests(bed.bao_audit)
+    for pdp, (fault, settings) in zip(pdps, PDP_REFUSALS):
+        pdp.set_fault(fault, **settings)
+    try:
+        unconsented = bed.rollout(tmp_path, inventory=inventory)
+        audit_lines = len(bed.audit.read_text().splitlines())
+        consented = bed.rollout(tmp_path, inventory=inventory, env={'WARDEN_ALLOW_UNGATED': '1'})
+    finally:
+        for pdp in pdps:
+            pdp.clear_fault()
+    assert count_sign_requests(bed.bao_audit) == signs  # not one sign request reached OpenBao
+    everyone = sorted(h.name for h in bed.fleet)
+    why = failures(unconsented)
+    assert failed_hosts(unconsented) == everyone, why
+    assert all(any('policy.fail_closed' in m and 'WARDEN_ALLOW_UNGATED=1' in m for m in why[h]) for h in everyone), why
+    why = failures(consented)
+    assert failed_hosts(consented) == everyone, why
+    assert all(any('policy_answer_invalid' in m for m in why[h]) for h in everyone), why
+    assert not any('fail_closed is false' in m for m in consented.output.splitlines())  # nothing failed open
+    bed.assert_untouched(bed.fleet, before)
+    denied = bridge_records(bed, audit_lines)
+    assert sorted(e['host'] for e in denied) == everyone, denied
+    assert all(e['kind'] == 'policy' and e['outcome'] == 'denied' and e['reason'] == 'policy_answer_invalid'
+               and e['policy_detail'] for e in denied), denied
 
 
 # --- the audit log filling up in the middle of a rollout (finding 14.6) -------------------------

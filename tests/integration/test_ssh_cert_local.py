@@ -129,6 +129,46 @@ def test_local_refusals_write_nothing(local_bed, tmp_path):
     assert denied and denied[-1]['reason'] == 'subject_not_allowed' and denied[-1]['kind'] == 'policy'
 
 
+# --- the gate switched off from the inventory (finding 14.4) -------------------------------------
+
+UNGATED = Path(__file__).resolve().parent / 'playbooks' / 'ungated.yml'
+
+
+def test_gate_off_from_host_vars_needs_the_controller_and_is_shown_and_recorded(local_bed, tmp_path):
+    """warden_policy: {mode: off} in host variables signs nothing unless WARDEN_ALLOW_UNGATED is set
+    on the controller; with it, every plugin (ssh_cert action, login_probe, ssh_cert lookup) shows the
+    decision's warning and every sign record carries gate_mode off and the decision's reason."""
+    inventory = local_bed.inventory(tmp_path, host1={'warden_policy': {'mode': 'off'}},
+                                    host2={'warden_policy': {'mode': 'off'}})
+    before, lines = local_bed.certs(), len(audit_records(local_bed.audit))
+    refused = local_bed.play(tmp_path, book=UNGATED, inventory=inventory, agent_pub=local_bed.agent_pub)
+    for host in ('host1', 'host2'):
+        res = refused.task_results('User certificate with the gate off', host)[0]
+        assert res['failed'] and 'policy.mode' in res['msg'] and 'WARDEN_ALLOW_UNGATED=1' in res['msg'], res
+        assert refused.data['stats'][host]['failures'] == 1
+    assert local_bed.certs() == before
+    assert audit_records(local_bed.audit)[lines:] == []  # nothing signed, nothing recorded
+
+    for host in local_bed.fleet:
+        host.reload_sshd()  # the trust the bed wrote is in force for the probe login
+    allowed = local_bed.play(tmp_path, book=UNGATED, inventory=inventory, agent_pub=local_bed.agent_pub,
+                             env={'WARDEN_ALLOW_UNGATED': '1'})
+    assert allowed.rc == 0, allowed.output[-3000:]
+    warning = 'policy gate is off (WARDEN_ALLOW_UNGATED is set on the controller)'
+    for host in ('host1', 'host2'):
+        for task in ('User certificate with the gate off', 'Probe login with the gate off',
+                     'Certificate from the lookup with the gate off'):
+            res = allowed.task_results(task, host)[0]
+            assert any(warning in w for w in res.get('warnings', [])), (task, res)
+        assert allowed.task_results('Certificate from the lookup with the gate off', host)[0]['ansible_facts'][
+            'looked_up'].startswith('ssh-ed25519-cert-v01@openssh.com ')
+    signed = audit_records(local_bed.audit)[lines:]
+    assert sorted((r['host'], r['reason']) for r in signed) == sorted(
+        (h, why) for h in ('host1', 'host2') for why in ('forced', 'probe', 'requested'))
+    assert all(r['outcome'] == 'signed' and r['gate_mode'] == 'off' and r['policy_reason'] == 'policy_gate_off'
+               and r['policy_decision_id'] is None for r in signed), signed
+
+
 # --- no certificate leaves the controller without its audit line (finding 14.6) ----------------
 
 FSIZE_LIMIT = 1024 * 1024

@@ -82,7 +82,7 @@ def test_explicit_ts_node_and_extra_fields_are_kept(log_path):
                      action='fetch', policy_decision_id=None, outcome='fetched', node='explicit')
     assert rec['policy_decision_id'] is None and rec['node'] == 'explicit'
     assert json.loads(lines_of(log_path)[1])['policy_decision_id'] is None
-    assert set(A.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(A.EXTRA_FIELDS) <= 12
+    assert set(A.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(A.EXTRA_FIELDS) <= 13
 
 
 def test_awx_job_id_from_the_environment(log_path, monkeypatch):
