@@ -346,7 +346,8 @@ class SigningService(object):
             'policy_decision_id': decision.decision_id if decision is not None else None,
             'gate_mode': self._gate_mode(request, decision),
             'policy_reason': decision.reason if decision is not None else None,
-            'policy_detail': decision.detail if decision is not None else None,
+            # the PDP's failure can quote what it answered: bounded, so the record is never refused for length
+            'policy_detail': decision.detail[:300] if decision is not None and decision.detail else None,
         }
         if cert is not None:
             fields.update(serial=str(cert['serial']), key_id=cert['key_id'], ca_fingerprint=cert['ca_fingerprint'],

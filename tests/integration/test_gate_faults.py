@@ -64,6 +64,7 @@ REFUSALS = {
     "badgzip": {},
     "noid": {},
     "unknown_effect": {"fault": "body", "body": '{"effect": "permit", "id": "decision:0123456789abcdef"}'},
+    "huge_effect": {"fault": "body", "body": '{"effect": "%s", "id": "decision:0123456789abcdef"}' % ("x" * 6000)},
 }
 FAULTS = dict(OUTAGES, **REFUSALS)
 CONSENT = {"WARDEN_ALLOW_UNGATED": "1"}  # the controller allows failing open
@@ -285,7 +286,7 @@ def user_key(tmp_path):
     return (tmp_path / "id.pub").read_text()
 
 
-@pytest.mark.parametrize("name", ["status403", "status401", "garbage", "noid", "unknown_effect"])
+@pytest.mark.parametrize("name", ["status403", "status401", "garbage", "noid", "unknown_effect", "huge_effect"])
 def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok, tmp_path, gate_actors, user_key):
     from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query
     from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
@@ -300,7 +301,7 @@ def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok,
     records = query(str(tmp_path / "audit.jsonl"))
     assert [(r["kind"], r["outcome"], r["reason"]) for r in records] == [("policy", "denied", "policy_answer_invalid")]
     assert records[0]["gate_mode"] == "flex_auth" and records[0]["policy_decision_id"] is None
-    assert records[0]["policy_reason"] == "policy_answer_invalid" and records[0]["policy_detail"]
+    assert records[0]["policy_reason"] == "policy_answer_invalid" and 0 < len(records[0]["policy_detail"]) <= 300
     assert "serial" not in records[0]  # nothing was signed
 
 
