@@ -95,18 +95,17 @@ class ActionModule(ActionBase):
         except WardenError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
+        for warning in job.warnings:
+            self._display.warning(warning)
 
         write_args = {'state': 'present', 'public_key_path': public_key_path, 'path': cert_path, 'content': cert,
                       'owner': args['owner'], 'group': args['group'], 'mode': args['mode']}
         written = self._host_call(write_args, task_vars)
         if written.get('failed'):
-            job.write_failed(written.get('msg'))
-            result.update(failed=True, changed=False, msg='writing %s failed: %s' % (cert_path, written.get('msg')))
+            note = job.write_failed(written.get('msg'))
+            result.update(failed=True, changed=False, msg='writing %s failed: %s%s' % (cert_path, written.get('msg'), note))
             return result
-        fields, warnings = job.written()
-        for warning in warnings:
-            self._display.warning(warning)
-        result.update(fields, changed=True)
+        result.update(job.written(), changed=True)
         if self._task.diff:
             result['diff'] = job.diff()
         return result

@@ -137,11 +137,15 @@ class ActionModule(ActionBase):
         result['trust_changed'] = bool(changes) or plan['krl']
         diffs = [file_diff(change) for change in changes]
         certs = []
-        for key, job in jobs:
-            entry = {'path': host_cert_path(key), 'key': key, 'changed': job.needed, 'reason': job.reason}
-            if not job.needed:
-                entry.update(job.kept())
-            certs.append((entry, key, job))
+        try:
+            for key, job in jobs:
+                entry = {'path': host_cert_path(key), 'key': key, 'changed': job.needed, 'reason': job.reason}
+                if not job.needed:
+                    entry.update(job.kept())
+                certs.append((entry, key, job))
+        except WardenError as exc:  # the audit log refused the kept record
+            result.update(failed=True, msg=str(exc))
+            return result
 
         needed = [(entry, key, job) for entry, key, job in certs if job.needed]
         if self._task.check_mode or not (changes or plan['krl'] or needed):
@@ -162,15 +166,20 @@ class ActionModule(ActionBase):
             note = reported_names_note(host, names, [seen.get('fqdn'), seen.get('hostname')])
             if note:
                 self._display.warning(note)
+        signed = []
         for entry, key, job in needed:
             try:
                 cert = job.sign()
-            except PolicyDenied as exc:
-                result.update(denied_fields(exc), failed=True, msg='%s: %s' % (entry['path'], exc))
-                return result
             except WardenError as exc:
-                result.update(failed=True, msg='%s: %s' % (entry['path'], exc))
+                # signed and recorded, but never sent to the host
+                notes = ''.join(done.write_failed('not written: %s failed' % entry['path']) for done in signed)
+                if isinstance(exc, PolicyDenied):
+                    result.update(denied_fields(exc))
+                result.update(failed=True, msg='%s: %s%s' % (entry['path'], exc, notes))
                 return result
+            signed.append(job)
+            for warning in job.warnings:
+                self._display.warning(warning)
             changes.append({'kind': 'host_cert', 'path': entry['path'], 'before': seen_keys[key]['certificate'],
                             'after': cert + '\n', 'mode': 0o644, 'owner': None, 'group': None,
                             'public_key': seen_keys[key]['public_key']})
@@ -184,17 +193,13 @@ class ActionModule(ActionBase):
                                  'ca_path': args['ca_path']}
         applied = self._host_call(apply_args, task_vars)
         if applied.get('failed'):
-            for entry, key, job in needed:
-                job.write_failed(applied.get('msg'))
-            result.update(failed=True, changed=bool(applied.get('changed')), msg=applied.get('msg'),
+            notes = ''.join(job.write_failed(applied.get('msg')) for entry, key, job in needed)
+            result.update(failed=True, changed=bool(applied.get('changed')), msg='%s%s' % (applied.get('msg'), notes),
                           backups=applied.get('backups') or {}, restored=applied.get('restored', False))
             return result
 
         for entry, key, job in needed:
-            fields, warnings = job.written()
-            entry.update(fields)
-            for warning in warnings:
-                self._display.warning(warning)
+            entry.update(job.written())
             diffs.append(dict(job.diff(), before_header=entry['path'], after_header=entry['path']))
         result.update(changed=True, changed_files=applied.get('changed_files', []), backups=applied.get('backups', {}),
                       reloaded=applied.get('reloaded', False), host_certs=[e for e, k, j in certs],

@@ -26,7 +26,8 @@ options:
     suboptions:
       mode:
         description:
-          - V(off) checks nothing (recorded as C(policy_gate_off), with a warning).
+          - V(off) checks nothing (recorded as C(policy_gate_off), with a warning). Refused unless the
+            controller's environment has E(WARDEN_ALLOW_UNGATED=1); inventory alone cannot turn the gate off.
           - V(embedded) evaluates in-process against a registry snapshot, the same rules as flex-auth.
           - V(flex_auth) asks a remote flex-auth PDP with C(POST /v1/check).
           - Environment variable E(WARDEN_POLICY_MODE). Default V(embedded).
@@ -47,9 +48,13 @@ options:
         type: str
       fail_closed:
         description:
-          - When the PDP is unreachable, too slow, answers non-2xx or an unparseable body, V(true)
-            denies with reason C(policy_unavailable) and nothing is signed.
-          - V(false) allows with a warning and records C(policy_decision_id) as null.
+          - When the PDP cannot be asked (unreachable, too slow, connection cut, TLS failure, HTTP 5xx),
+            V(true) denies with reason C(policy_unavailable) and nothing is signed.
+          - V(false) allows with a warning and records C(policy_decision_id) as null. Only with
+            O(policy.mode=flex_auth), and refused unless the controller's environment has E(WARDEN_ALLOW_UNGATED=1).
+          - An answer that refuses or cannot be read (HTTP 4xx or 3xx, a body that is not JSON, an unknown
+            effect, an allow without an id) is always a deny with reason C(policy_answer_invalid), whatever
+            this option says.
           - Environment variable E(WARDEN_POLICY_FAIL_CLOSED). Default V(true).
         type: bool
       tenant:
@@ -89,7 +94,8 @@ options:
         type: float
       retries:
         description:
-          - Extra attempts, with backoff, after a connection error, a timeout or a 5xx answer.
+          - Extra attempts, with backoff, after a connection error, a timeout or a 5xx answer (never after a
+            4xx or an unreadable answer).
           - Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
       subject_env:

@@ -24,7 +24,8 @@ description:
     the signer's identity never fetches a credential."
   - "G3 gate before every fetch: action C(read) on the lane's C(policy_ref) (resource type C(credential-lane)),
     decided by the embedded evaluator or a flex-auth PDP. A deny or an unavailable PDP fetches nothing, even
-    with O(policy.fail_closed=false). With O(policy.mode=off) the fetch is refused unless O(allow_ungated=true)."
+    with O(policy.fail_closed=false). With O(policy.mode=off) the fetch is refused unless O(allow_ungated=true) and the controller's
+    environment has E(WARDEN_ALLOW_UNGATED=1)."
   - "G2 transit only: the value is returned once, marked unsafe (never templated), and is not cached, written
     or logged by the collection. One audit record per attempt holds metadata only (subject, need id, owner,
     domain, decision id, outcome)."

@@ -309,7 +309,8 @@ class CredentialFetcher(object):
 
     def gate(self, route):
         """Decide the read; return the Decision. Refuses on deny, outage and an unacknowledged off gate."""
-        settings = GateSettings(self.params.get('policy'), env=self.env)
+        # a fetch always fails closed: fail_closed false is not taken (nor refused) here
+        settings = GateSettings(dict(self.params.get('policy') or {}, fail_closed=True), env=self.env)
         if settings.mode == 'off' and not self.params.get('allow_ungated'):
             raise self._refuse('the policy gate is off (policy.mode off): a credential fetch is gated (G3); '
                                'set allow_ungated: true to fetch ungated on purpose', route, reason='policy_gate_off')

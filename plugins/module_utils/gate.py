@@ -41,7 +41,8 @@ POLICY_VERSION = 'ops-warden-sign/1'
 EVALUATOR = 'netkingdom.warden.embedded'
 
 ALLOW_REASON = 'signing_policy_matched'
-UNAVAILABLE = 'policy_unavailable'
+UNAVAILABLE = 'policy_unavailable'      # the PDP could not be asked (fail_closed: false may allow)
+INVALID_ANSWER = 'policy_answer_invalid'  # the PDP refused or answered nonsense: always a deny
 GATE_OFF = 'policy_gate_off'
 
 # The flex-auth ops-warden signing package (policy/flex-auth/ops_warden_ssh_signing.rego): its
@@ -324,7 +325,9 @@ class Decision(object):
 
 
 def envelope_to_decision(envelope, mode):
-    """Normalise a decision envelope. Raises ValueError when it is unusable."""
+    """Normalise a decision envelope. Raises ValueError when it is unusable (not an object, an
+    effect other than allow/deny, an allow without an id): the gate makes that a deny with
+    reason ``policy_answer_invalid``, which ``fail_closed: false`` never opens."""
     if not isinstance(envelope, dict):
         raise ValueError('the decision is not a JSON object')
     effect = envelope.get('effect')

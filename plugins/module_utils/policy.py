@@ -23,6 +23,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
     resolve_actors,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
+    PolicyAnswerInvalid,
     PolicyUnavailable,
     ValidationError,
 )
@@ -30,6 +31,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
     GATE_OFF,
+    INVALID_ANSWER,
     UNAVAILABLE,
     Decision,
     build_request,
@@ -50,6 +52,10 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import
 MODES = ('off', 'embedded', 'flex_auth')
 SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
+# The controller's consent to sign without a decision (mode off, or fail_closed false). Read from
+# the controller's environment only: no option, play variable or warden.yaml key can set it, so
+# inventory alone can never turn the gate off.
+UNGATED_ENV = 'WARDEN_ALLOW_UNGATED'
 
 # option name -> (default, environment variables, kind)
 POLICY_OPTIONS = {
@@ -137,6 +143,10 @@ class GateSettings(object):
             value = default if value is None else _coerce(name, value, kind)
             setattr(self, name, value)
         problems = []
+        consent = env.get(UNGATED_ENV)
+        self.allow_ungated = parse_bool(consent) is True
+        if consent not in (None, '') and parse_bool(consent) is None:
+            problems.append((UNGATED_ENV, 'must be 1 or 0 (true or false), got %r' % (consent,)))
         if self.mode not in MODES:
             problems.append(('policy.mode', 'must be one of %s, got %r' % (', '.join(MODES), self.mode)))
         if self.mode == 'flex_auth':
@@ -155,6 +165,22 @@ class GateSettings(object):
             problems.append(('policy.timeout', 'must be greater than 0'))
         if problems:
             raise ValidationError(problems, what='policy settings')
+
+    def ungated_problems(self):
+        """``(field, message)`` for each setting that would sign without a decision while the
+        controller has not allowed it (``WARDEN_ALLOW_UNGATED``); empty when none."""
+        if self.allow_ungated:
+            return []
+        how = ('set %s=1 in the environment of ansible-playbook (in AWX: the flex-auth credential\'s '
+               '"allow ungated signing" input) to allow it, never from inventory' % UNGATED_ENV)
+        problems = []
+        if self.mode == 'off':
+            problems.append(('policy.mode', 'off signs without any policy check, which the controller has not '
+                             'allowed: use mode embedded or flex_auth, or %s' % how))
+        if self.mode == 'flex_auth' and not self.fail_closed:
+            problems.append(('policy.fail_closed', 'false signs without a decision while the PDP is unreachable, '
+                             'which the controller has not allowed: remove fail_closed: false, or %s' % how))
+        return problems
 
     def client_key_id(self):
         """Cache key for a reusable client (secrets only as part of an in-memory key)."""
@@ -204,32 +230,44 @@ def registry_index(settings, actors, lanes=None):
 
 
 class Gate(object):
-    """Decides requests in the configured mode and applies fail_closed."""
+    """Decides requests in the configured mode and applies fail_closed.
+
+    Settings that sign without a decision (mode off, fail_closed false) are refused here unless
+    the controller allows them (``WARDEN_ALLOW_UNGATED``).
+    """
 
     def __init__(self, settings, actors=None, lanes=None):
+        problems = settings.ungated_problems()
+        if problems:
+            raise ValidationError(problems, what='policy settings')
         self.settings = settings
         self.mode = settings.mode
         self._index = registry_index(settings, actors, lanes) if self.mode == 'embedded' else None
         self._client = flex_auth_client(settings) if self.mode == 'flex_auth' else None
 
     def _unavailable(self, exc):
+        """The PDP failed: only a PDP that could not be asked may be failed open, never one that
+        answered with a refusal (4xx) or something unreadable."""
         detail = str(exc)
+        if isinstance(exc, PolicyAnswerInvalid):
+            return Decision(False, INVALID_ANSWER, None, None, self.mode, detail=detail)
         if self.settings.fail_closed:
             return Decision(False, UNAVAILABLE, None, None, self.mode, detail=detail)
         return Decision(True, UNAVAILABLE, None, None, self.mode, detail=detail, warnings=[
-            'policy decision point unavailable (%s); allowing because policy.fail_closed is false, '
-            'recorded with policy_decision_id null' % detail])
+            'policy decision point unavailable (%s); allowing because policy.fail_closed is false and %s is set '
+            'on the controller, recorded with policy_decision_id null' % (detail, UNGATED_ENV)])
 
     def _remote(self, envelope):
         try:
             return envelope_to_decision(envelope, self.mode)
         except ValueError as exc:
-            return self._unavailable(PolicyUnavailable('unusable decision: %s' % exc))
+            return self._unavailable(PolicyAnswerInvalid('unusable decision: %s' % exc))
 
     def check(self, request):
         if self.mode == 'off':
             return Decision(True, GATE_OFF, None, None, 'off',
-                            warnings=['policy gate is off: signing is not policy-checked'])
+                            warnings=['policy gate is off (%s is set on the controller): signing is not '
+                                      'policy-checked' % UNGATED_ENV])
         if self.mode == 'embedded':
             decision = envelope_to_decision(evaluate(request, self._index), 'embedded')
             decision.warnings.extend(self._index.warnings)

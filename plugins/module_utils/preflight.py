@@ -270,13 +270,18 @@ def check_local_ca(report, local_ca, env=None):
 
 def check_gate(report, policy, built, env=None):
     """flex-auth /healthz (remote gate) and the digest it serves; the embedded snapshot's digest."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils.policy import UNGATED_ENV, GateSettings
     env = os.environ if env is None else env
     try:
         settings = GateSettings(policy, env=env)
     except ValidationError as exc:
         report.add('policy_settings', False, str(exc), 'fix warden_policy (or the WARDEN_POLICY_* variables)')
         return
+    ungated = settings.ungated_problems()
+    if ungated:
+        report.add('policy_settings', False, str(ValidationError(ungated, what='policy settings')),
+                   'sign with the gate on (warden_policy), or set %s=1 in the controller\'s environment'
+                   % UNGATED_ENV)
     built_digest = built['digest'] if built else None
     if settings.mode == 'embedded' and settings.registry:
         _check_embedded_registry(report, settings.registry, built_digest)

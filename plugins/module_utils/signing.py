@@ -1,7 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one signing path: validate -> gate -> sign -> (write, by the caller) -> audit.
+"""The one signing path: validate -> gate -> sign -> audit -> (write, by the caller).
+
+The audit line of a certificate is appended before the certificate is handed to the caller, so
+no certificate leaves the controller (onto a host, or into a play) without its line: when the
+line cannot be written the certificate is thrown away. A later failure to write it on the host is
+a second record (outcome ``write_failed``).
 
 Used by the ssh_cert action plugin (certificates on hosts) and the ssh_cert lookup
 (certificates returned to a play). Backends: ``openbao`` (the SSH secrets engine) and
@@ -365,7 +370,12 @@ class SigningService(object):
         return self.gate.check(gate_request)
 
     def issue(self, request, public_key, host, reason, subject=None):
-        """Gate then sign; return ``(cert_line, parsed, decision)``. Raises PolicyDenied or SigningError."""
+        """Gate, sign and record; return ``(cert_line, parsed, decision)``.
+
+        The ``signed`` record (serial, validity, decision) is appended before the certificate is
+        returned; if it cannot be, the certificate is discarded. Raises PolicyDenied, SigningError
+        or AuditError, and then nothing is returned.
+        """
         line, fingerprint = plain_public_key(public_key)
         if request['cert_type'] == 'user':  # the subject the gate is sent is the one audited
             from ansible_collections.netkingdom.warden.plugins.module_utils.policy import subject_for
@@ -384,8 +394,9 @@ class SigningService(object):
                                % (request['ttl_hours'], ACTOR_TYPES[request['actor_type']], request['actor_type']))
         decision_id = decision.decision_id if decision is not None else None
         key_id = key_id_for(request, decision_id, host)
-        if self.audit is not None:  # a record the audit would refuse stops the signing, not the audit
+        if self.audit is not None:  # a record the audit would refuse, or a log it cannot write, stops the signing
             self.audit.check(**self._fields(request, host, 'signed', reason, fingerprint, None, decision, subject))
+            self.audit.writable()
         ttl_seconds = int(round(request['ttl_hours'] * 3600))
         try:
             trusted = ca_fingerprints(self.backend, request['cert_type'])
@@ -401,6 +412,12 @@ class SigningService(object):
         if problem:
             self.record(request, host, 'failed', problem, fingerprint=fingerprint, decision=decision, subject=subject)
             raise SigningError('refusing the signed certificate: %s' % problem)
+        try:
+            self.record(request, host, 'signed', reason, fingerprint=parsed['key_fingerprint'], cert=parsed,
+                        decision=decision, subject=subject)
+        except WardenError as exc:
+            raise SigningError('certificate serial %s was signed but its audit record could not be written, so it '
+                               'was discarded (nothing was written or returned): %s' % (parsed['serial'], exc))
         return cert.strip(), parsed, decision
 
     def take_warnings(self):
@@ -423,9 +440,22 @@ class SigningService(object):
             'subject': subject or request.get('actor'), 'principals': list(request['principals']),
             'ttl_hours': request['ttl_hours'], 'backend': self.backend.name, 'pubkey_fingerprint': fingerprint,
             'policy_decision_id': decision.decision_id if decision is not None else None,
+            'gate_mode': self._gate_mode(request, decision),
+            'policy_reason': decision.reason if decision is not None else None,
+            # the PDP's failure can quote what it answered: bounded, so the record is never refused for length
+            'policy_detail': decision.detail[:300] if decision is not None and decision.detail else None,
         }
         if cert is not None:
             fields.update(serial=str(cert['serial']), key_id=cert['key_id'], ca_fingerprint=cert['ca_fingerprint'],
                           valid_after=describe(cert)['valid_after'], valid_before=describe(cert)['valid_before'])
         fields['cert_type'] = request['cert_type']
         return fields
+
+    def _gate_mode(self, request, decision):
+        """The mode of the gate behind a record: the decision's, ``not_gated`` for a host certificate
+        (never actor-gated), else the configured one (a kept certificate: no decision this run)."""
+        if decision is not None:
+            return decision.mode
+        if request['cert_type'] == 'host':
+            return 'not_gated'
+        return self.gate.mode if self.gate is not None else None

@@ -22,8 +22,12 @@ description:
   - User certificates are for an O(actor) of the inventory; its principals and TTL come from the inventory
     and O(principals) / O(ttl_hours) may only narrow them. A TTL above the actor's or the type maximum
     (adm 48h, agt 24h, atm 8h) is rejected before any call, never clamped.
-  - The order is validate, gate, sign, write, audit. A deny, a gate failure (C(policy_unavailable) with
-    fail_closed), or a backend error leaves the host untouched and fails the task.
+  - The order is validate, gate, sign, audit, write. A deny, a gate failure (C(policy_unavailable) with
+    fail_closed, C(policy_answer_invalid) always), a backend error or an audit log that cannot take the
+    record leaves the host untouched and fails the task. A write that fails on the host after signing adds
+    a C(write_failed) audit record.
+  - The gate decision's warnings (gate off, PDP unavailable with O(policy.fail_closed=false)) are shown as
+    warnings of the task.
   - The certificate's key id is C(warden:<actor>:<decision id>) (C(warden:host:<host>) for host
     certificates), so sshd's login log lines lead to the policy decision.
 author:

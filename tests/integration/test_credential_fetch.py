@@ -190,7 +190,12 @@ def test_flex_auth_allow_and_an_ungated_fetch_on_purpose(bed):
     value, dummy, decision = bed.fetcher(policy={'mode': 'flex_auth', 'url': bed.pdp.url}).fetch('npm-publish-token')
     assert value == bed.value and decision.mode == 'flex_auth' and decision.decision_id.startswith('decision:')
     assert any(e['decision_id'] == decision.decision_id and e['action'] == 'read' for e in bed.pdp.decisions())
-    fetcher = bed.fetcher(policy={'mode': 'off'}, allow_ungated=True)
+    before = bed.reads()
+    with pytest.raises(ValidationError) as info:  # acknowledged by the play, but not by the controller
+        bed.fetcher(policy={'mode': 'off'}, allow_ungated=True).fetch('npm token')
+    assert info.value.fields == ['policy.mode'] and 'WARDEN_ALLOW_UNGATED=1' in str(info.value)
+    assert bed.reads() == before
+    fetcher = bed.fetcher(env=bed.env(WARDEN_ALLOW_UNGATED='1'), policy={'mode': 'off'}, allow_ungated=True)
     value, dummy, decision = fetcher.fetch('npm token')
     assert value == bed.value and decision.mode == 'off'
     assert any('without a policy check' in w for w in fetcher.warnings)

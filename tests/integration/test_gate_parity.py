@@ -43,7 +43,8 @@ IDS = [c["name"] for c, dummy in CASES]
 
 
 def remote_gate(url, **options):
-    return Gate(GateSettings(dict({"mode": "flex_auth", "url": url}, **options), env={}))
+    env = {"WARDEN_ALLOW_UNGATED": "1"} if options.get("fail_closed") is False else {}
+    return Gate(GateSettings(dict({"mode": "flex_auth", "url": url}, **options), env=env))
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_malformed_request_is_400(case, body, http, pdp):
     batch = http.post("/v1/batch-check", json={"requests": [CASES[0][1], body]})
     assert batch.status_code == 400 and "requests[1]" in batch.json()["message"]
     decision = remote_gate(pdp.url).check(body)
-    assert not decision.allowed and decision.reason == gate.UNAVAILABLE and decision.decision_id is None
+    assert not decision.allowed and decision.reason == gate.INVALID_ANSWER and decision.decision_id is None
 
 
 @pytest.mark.parametrize("path,allow", [("/v1/check", "POST"), ("/v1/batch-check", "POST"),
@@ -191,10 +192,11 @@ def test_token_required_and_decision_log(make_pdp, gate_snapshot_file):
 
     closed = remote_gate(pdp.url, retries=0)
     denied = closed.check(allow_case)
-    assert (denied.allowed, denied.reason, denied.decision_id) == (False, gate.UNAVAILABLE, None)
+    assert (denied.allowed, denied.reason, denied.decision_id) == (False, gate.INVALID_ANSWER, None)
     assert "401" in denied.detail and token not in denied.detail
-    opened = remote_gate(pdp.url, retries=0, fail_closed=False).check(allow_case)
-    assert (opened.allowed, opened.decision_id) == (True, None) and opened.warnings
+    opened = remote_gate(pdp.url, retries=0, fail_closed=False).check(allow_case)  # a refusal never fails open
+    assert (opened.allowed, opened.reason, opened.decision_id) == (False, gate.INVALID_ANSWER, None)
+    assert not opened.warnings
 
     assert pdp.decisions() == []  # refused requests are not decisions
     with_token = remote_gate(pdp.url, token=token)

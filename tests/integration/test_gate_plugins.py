@@ -239,16 +239,31 @@ def test_gate_plugins_remote_pdp_and_fail_closed(public_key, tmp_path, pdp):
     assert refused['decision_id'] is None and 'HTTP 500' in refused['detail']
     assert down.rc != 0 and down.data['stats']['localhost']['failures'] == 1  # the play stopped there
 
+    # fail_closed false from the play alone is refused: the controller must allow it (finding 14.4)
     open_policy = dict(policy, fail_closed=False)
-    pdp.set_fault('garbage')
-    try:
-        lenient = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
+    unconsented = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
                                extra_vars={'actors': actors, 'public_key': public_key, 'policy': open_policy})
-    finally:
-        pdp.set_fault(None)
-    allowed = lenient.task_results('Allowed check')[0]
-    assert allowed['allowed'] is True and allowed['decision_id'] is None
+    refused = unconsented.task_results('Allowed check')[0]
+    assert refused['failed'] and 'policy.fail_closed' in refused['msg'] and 'WARDEN_ALLOW_UNGATED=1' in refused['msg']
+    assert 'allowed' not in refused
+
+    # With the controller's consent: an outage (5xx) fails open, an unreadable answer never does (14.3)
+    consent = {'WARDEN_ALLOW_UNGATED': '1'}
+    outcomes = {}
+    for fault in ('error500', 'garbage'):
+        pdp.set_fault(fault)
+        try:
+            outcomes[fault] = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path, env=consent,
+                                           extra_vars={'actors': actors, 'public_key': public_key,
+                                                       'policy': open_policy}).task_results('Allowed check')[0]
+        finally:
+            pdp.set_fault(None)
+    allowed = outcomes['error500']
+    assert allowed['allowed'] is True and allowed['decision_id'] is None and allowed['reason'] == 'policy_unavailable'
     assert any('fail_closed is false' in w for w in allowed.get('warnings', []))
+    garbage = outcomes['garbage']
+    assert garbage['failed'] and garbage['allowed'] is False and garbage['reason'] == 'policy_answer_invalid'
+    assert 'not JSON' in garbage['detail'] and not garbage.get('warnings')
 
 
 def test_registry_snapshot_carries_credential_lanes(tmp_path):

@@ -66,6 +66,25 @@ def test_thirty_forks_sign_with_one_audit_line_each(isolated, tmp_path):
     assert oct(ca_key.stat().st_mode & 0o777) == '0o600'
 
 
+def test_the_lookup_returns_no_certificate_without_its_audit_line(isolated, tmp_path):
+    """Finding 14.6: the line is written before the lookup returns the certificate; an audit log that
+    cannot be created fails the lookup and the play gets nothing."""
+    pub = keygen(tmp_path / 'worker_key').strip()
+    inventory = tmp_path / 'workers.yml'
+    inventory.write_text(json.dumps({'workers': {'hosts': {'w00': {}, 'w01': {}}}}))
+    (tmp_path / 'a-file').write_text('')
+    run = run_playbook(HERE / 'playbooks' / 'lookups.yml', inventory=inventory, workdir=tmp_path,
+                       extra_vars={'worker_pub': pub, 'warden_actors': ACTORS,
+                                   'warden_audit_log': str(tmp_path / 'a-file' / 'audit.jsonl'),
+                                   'warden_signing_backend': 'local',
+                                   'warden_local_ca': {'key_path': str(tmp_path / 'ca' / 'ca_key'), 'create': True}})
+    for worker in ('w00', 'w01'):
+        res = run.task_results('Sign the worker\'s key with the lookup', worker)[0]
+        assert res['failed'] and 'cannot create the audit directory' in res['msg'], res
+        assert 'ansible_facts' not in res and 'ssh-ed25519-cert' not in json.dumps(res)
+    assert 'ssh-ed25519-cert-v01@openssh.com' not in run.output
+
+
 def test_ca_public_key_lookup_reads_openbao_without_a_token(openbao, tmp_path):
     book = tmp_path / 'ca.yml'
     book.write_text('- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n'

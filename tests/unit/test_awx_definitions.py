@@ -170,6 +170,10 @@ CREDENTIAL_TYPES = {
 }
 
 
+# Variables a credential may inject that are no option: the controller's own switches
+CONTROLLER_ENV = {'flex_auth': {PO.UNGATED_ENV: 'allow_ungated'}}
+
+
 def env_to_option(options):
     return dict((env, name) for name, (dummy, envs, dummy2) in options.items() for env in envs)
 
@@ -187,6 +191,7 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
     path, options, secret_options = CREDENTIAL_TYPES[which]
     ctype = load(path)
     readers = env_to_option(options)
+    readers.update(CONTROLLER_ENV.get(which, {}))
     ids = [f['id'] for f in AWX.fields(ctype)]
     for field in AWX.fields(ctype):  # every secret-looking input is a secret field
         if is_secret_name(field['id']):
@@ -198,7 +203,8 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
         assert name in readers, '%s is not read by the collection (%s)' % (name, sorted(readers))
     # Inject every input with a recognisable value: each reaches the job (as an env var or a
     # file), and a secret value appears only in a variable of a secret option, or in a file.
-    values = dict((f['id'], 'VALUE-%s' % f['id']) for f in AWX.fields(ctype) if 'choices' not in f)
+    values = dict((f['id'], 'VALUE-%s' % f['id']) for f in AWX.fields(ctype)
+                  if 'choices' not in f and f.get('type', 'string') == 'string')
     env = AWX.inject(ctype, values, tmp_path)
     files = dict((p.name, p.read_text()) for p in (tmp_path / 'env').iterdir())
     for fid, value in values.items():
@@ -272,8 +278,22 @@ def test_flex_auth_credential_reaches_the_gate_settings(tmp_path):
     assert (gate.mode, gate.url, gate.token) == ('flex_auth', 'https://pdp.example.org:8443', 'tok')
     assert [Path(p).read_text() for p in (gate.client_cert, gate.client_key, gate.ca_cert)] == ['CERT\n', 'KEY\n', 'CA\n']
     assert all((Path(p).stat().st_mode & 0o777) == 0o600 for p in (gate.client_cert, gate.client_key, gate.ca_cert))
+    assert gate.allow_ungated is False and env['WARDEN_ALLOW_UNGATED'] == ''  # the default: no consent
     gate = PO.GateSettings(env=AWX.inject(ctype, {'url': 'http://127.0.0.1:9000'}, tmp_path / 'plain'))
     assert (gate.token, gate.client_cert, gate.client_key, gate.ca_cert) == (None, None, None, None)
+
+
+def test_flex_auth_credential_can_allow_failing_open(tmp_path):
+    """The AWX admin's consent (finding 14.4): the boolean input injects WARDEN_ALLOW_UNGATED=1, and only
+    then does fail_closed false from the inventory take effect."""
+    ctype = load(CREDENTIAL_TYPES['flex_auth'][0])
+    policy = {'fail_closed': False}
+    refused = PO.GateSettings(policy, env=AWX.inject(ctype, {'url': 'https://pdp.example.org'}, tmp_path / 'no'))
+    assert [field for field, dummy in refused.ungated_problems()] == ['policy.fail_closed']
+    env = AWX.inject(ctype, {'url': 'https://pdp.example.org', 'allow_ungated': True}, tmp_path / 'yes')
+    assert env['WARDEN_ALLOW_UNGATED'] == '1'
+    allowed = PO.GateSettings(policy, env=env)
+    assert allowed.allow_ungated and allowed.ungated_problems() == []
 
 
 def test_the_awx_rules_catch_broken_credential_types():

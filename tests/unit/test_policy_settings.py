@@ -63,9 +63,36 @@ def test_subject_from_env_and_alias():
 
 
 def test_off_mode_allows_with_warning_and_no_decision_id():
-    res = P.policy_check({'actor': 'agt-x', 'pubkey_fingerprint': FP, 'policy': {'mode': 'off'}}, env={})
+    res = P.policy_check({'actor': 'agt-x', 'pubkey_fingerprint': FP, 'policy': {'mode': 'off'}},
+                         env={'WARDEN_ALLOW_UNGATED': '1'})
     assert res['allowed'] and res['decision_id'] is None and res['reason'] == 'policy_gate_off'
-    assert res['warnings']
+    assert res['warnings'] and 'WARDEN_ALLOW_UNGATED' in res['warnings'][0]
+
+
+@pytest.mark.parametrize('policy, env, field', [
+    ({'mode': 'off'}, {}, 'policy.mode'),
+    ({'mode': 'off'}, {'WARDEN_ALLOW_UNGATED': '0'}, 'policy.mode'),
+    ({}, {'WARDEN_POLICY_MODE': 'off'}, 'policy.mode'),  # the mode's own variable is not the consent
+    ({'mode': 'flex_auth', 'url': 'http://127.0.0.1:9', 'fail_closed': False}, {}, 'policy.fail_closed'),
+    ({'mode': 'flex_auth', 'url': 'http://127.0.0.1:9'}, {'WARDEN_POLICY_FAIL_CLOSED': 'false'}, 'policy.fail_closed'),
+])
+def test_ungated_settings_need_the_controllers_consent(policy, env, field):
+    """Finding 14.4: mode off and fail-open are refused unless WARDEN_ALLOW_UNGATED is set."""
+    settings = P.GateSettings(policy, env=env)
+    with pytest.raises(ValidationError) as info:
+        P.Gate(settings, {})
+    assert info.value.fields == [field]
+    assert 'WARDEN_ALLOW_UNGATED=1' in str(info.value) and 'never from inventory' in str(info.value)
+    settings = P.GateSettings(policy, env=dict(env, WARDEN_ALLOW_UNGATED='1'))
+    assert settings.ungated_problems() == []
+    P.Gate(settings, {})  # allowed by the controller
+
+
+def test_fail_closed_false_is_harmless_without_a_remote_pdp_and_a_bad_consent_value_is_named():
+    assert P.GateSettings({'mode': 'embedded', 'fail_closed': False}, env={}).ungated_problems() == []
+    with pytest.raises(ValidationError) as info:
+        P.GateSettings({}, env={'WARDEN_ALLOW_UNGATED': 'perhaps'})
+    assert info.value.fields == ['WARDEN_ALLOW_UNGATED']
 
 
 def test_embedded_without_registry_or_actors_is_a_clear_error():
