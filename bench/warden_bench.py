@@ -1,6 +1,6 @@
 """The benchmarks of netkingdom.warden (issue 8): `make bench` runs this through bench/run.
 
-    bench/run [--sizes 10,30] [--only rollout,signing,registry,imports] [--quick] [--no-write]
+    bench/run [--sizes 10,30] [--only rollout,signing,registry,policy,imports] [--quick] [--no-write]
     scripts/in-netns .venv/bin/python bench/warden_bench.py --collections DIR [options]
 
 Inside a loopback-only network namespace it starts its own OpenBao dev server (ssh engine, an
@@ -14,6 +14,8 @@ and 127.77.30.N (30 hosts), and measures in one invocation:
   signing   200 certificates through the netkingdom.warden.ssh_cert lookup in one play vs 200
             raw hvac sign calls in one Python process, same OpenBao
   registry  registry snapshot for 1,000 actors plus 10,000 embedded gate decisions, in-process
+  policy    gate decisions per second: embedded vs the Rego engine in-process vs the test PDP over
+            HTTP (bench/policy_bench.py), on the same requests and registry
   imports   python -X importtime of the collection's controller plugins and host modules
 
 Figures go to bench/results/latest.json and to the generated section of docs/performance.md
@@ -539,9 +541,7 @@ def collection_path_in_process(bed, keys):
     def one(key):
         service = build_service(args)
         request = cert_request('user', service.actors, args['actor'], args['principals'], args['ttl_hours'])
-        dummy_cert, parsed, decision = service.issue(request, key, 'bench', 'requested', subject=None)
-        service.record(request, 'bench', 'signed', 'requested', fingerprint=parsed['key_fingerprint'], cert=parsed,
-                       decision=decision, subject=None)
+        service.issue(request, key, 'bench', 'requested', subject=None)  # gated, signed and recorded
 
     try:
         one(keys[0])  # imports and the shared client, as the first lookup of a run pays them
@@ -689,6 +689,15 @@ def bench_registry(opts):
         'build_steps': 'load_actors (validate) + build_snapshot + canonical JSON + parse + validate_snapshot + '
                        'RegistryIndex (cold)',
     }
+
+
+# --- gate decisions: embedded vs Rego -----------------------------------------------------------
+
+def bench_policy(**kwargs):
+    say('policy: embedded gate vs the Rego engine in-process vs the test PDP over HTTP')
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from policy_bench import bench_policy as run  # pylint: disable=import-outside-toplevel
+    return run(**kwargs)
 
 
 # --- import profile -----------------------------------------------------------------------------
@@ -1001,6 +1010,20 @@ def render_markdown(results):
                       registry['actors'], fmt(registry['build_s'], 3), registry['build_steps'],
                       registry['snapshot_bytes'], registry['decisions'], registry['denies'],
                       fmt(registry['decisions_s'], 3), registry['per_decision_us'])]
+    policy = results.get('policy')
+    if policy:
+        lines += ['', '### Gate decisions per second: embedded vs Rego (bench/policy_bench.py, best of %d)'
+                  % policy['repeats'], '',
+                  '| path | decisions/s | embedded is … × faster |', '|---|---|---|',
+                  '| embedded gate, in-process | %s | 1 |' % policy['embedded_per_s'],
+                  '| Rego (regopy) in-process | %s | %s |' % (policy['rego_in_process_per_s'],
+                                                              policy['rego_in_process_ratio']),
+                  '| test PDP over HTTP, /v1/batch-check of %d | %s | %s |' % (
+                      policy['batch'], policy['http_batch_per_s'], policy['http_batch_ratio']),
+                  '| test PDP over HTTP, one /v1/check each | %s | %s |' % (
+                      policy['http_single_per_s'], policy['http_single_ratio']),
+                  '', '%d requests (the case tables cycled); the two evaluators agreed on %s table requests.'
+                  % (policy['requests'], policy['table_agreement'])]
     imports = results.get('imports')
     if imports:
         lines += ['', '### Import cost per worker (python -X importtime, best of 2, on top of what every worker '
@@ -1058,8 +1081,8 @@ def main(argv=None):
                         or str(ROOT / 'build' / 'collections'),
                         help='folder holding ansible_collections/ (default build/collections)')
     parser.add_argument('--sizes', default='10,30', help='fleet sizes, from 10 and 30 (default 10,30)')
-    parser.add_argument('--only', default='rollout,signing,registry,imports',
-                        help='comma-separated subset of rollout,signing,registry,imports')
+    parser.add_argument('--only', default='rollout,signing,registry,policy,imports',
+                        help='comma-separated subset of rollout,signing,registry,policy,imports')
     parser.add_argument('--repeats', type=int, default=3, help='repeats of the short benchmarks (best of)')
     parser.add_argument('--converged-repeats', type=int, default=3, help='timed converged + floor runs (best of)')
     parser.add_argument('--baseline-converged', default='10',
@@ -1078,7 +1101,8 @@ def main(argv=None):
     opts.baseline_converged_sizes = set(int(s) for s in opts.baseline_converged.split(',') if s.strip())
     opts.no_pyc_sizes = set(int(s) for s in opts.no_pyc_sizes.split(',') if s.strip())
     sections = set(s.strip() for s in opts.only.split(',') if s.strip())
-    unknown = [s for s in sizes if s not in BASES] + sorted(sections - {'rollout', 'signing', 'registry', 'imports'})
+    unknown = [s for s in sizes if s not in BASES] + sorted(
+        sections - {'rollout', 'signing', 'registry', 'policy', 'imports'})
     if unknown:
         parser.error('unknown size or section: %s' % ', '.join(str(u) for u in unknown))
     collections = os.path.abspath(opts.collections)
@@ -1113,6 +1137,8 @@ def main(argv=None):
                     errors.append('rollout %d hosts: %s' % (size, exc))
                     say('ERROR rollout %d hosts: %s' % (size, exc))
         for name, func in (('signing', lambda: bench_signing(bed, opts)), ('registry', lambda: bench_registry(opts)),
+                           ('policy', lambda: bench_policy(requests=1500, repeats=opts.repeats,
+                                                           workdir=str(workdir / 'policy'))),
                            ('imports', lambda: bench_imports(collections, results))):
             if name not in sections:
                 continue

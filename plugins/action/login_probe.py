@@ -92,8 +92,8 @@ class ActionModule(ActionBase):
             with open(key + '.pub') as handle:
                 public_key = handle.read()
             cert, parsed, decision = service.issue(request, public_key, host, 'probe')
-            service.record(request, host, 'signed', 'probe', fingerprint=parsed['key_fingerprint'], cert=parsed,
-                           decision=decision)
+            if decision is not None and decision.warnings:
+                result['warnings'] = list(decision.warnings)
             with open(cert_path(key), 'w') as handle:
                 handle.write(cert + '\n')
             # '--' ends the options: nothing after it is read as one, whatever the inventory holds

@@ -27,19 +27,22 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.ssh_engine impor
 )
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
+CA_OPTIONS = {
+    'generate': {'type': 'bool'},
+    'key_type': {'type': 'str', 'default': 'ed25519', 'choices': sorted(CA_KEY_TYPES)},
+    'key_bits': {'type': 'int'},
+    'private_key': {'type': 'str', 'no_log': True},
+    'public_key': {'type': 'str'},
+    'rotate': {'type': 'bool', 'default': False},
+    'issuer_name': {'type': 'str'},
+    'make_default': {'type': 'bool', 'default': False},
+}
 ENGINE_SPEC = {
     'openbao': argument_spec(),
     'mount': {'type': 'str'},
-    'ca': {'type': 'dict', 'default': {}, 'options': {
-        'generate': {'type': 'bool'},
-        'key_type': {'type': 'str', 'default': 'ed25519', 'choices': sorted(CA_KEY_TYPES)},
-        'key_bits': {'type': 'int'},
-        'private_key': {'type': 'str', 'no_log': True},
-        'public_key': {'type': 'str'},
-        'rotate': {'type': 'bool', 'default': False},
-        'issuer_name': {'type': 'str'},
-        'make_default': {'type': 'bool', 'default': False},
-    }},
+    'host_mount': {'type': 'str'},
+    'ca': {'type': 'dict', 'default': {}, 'options': CA_OPTIONS},
+    'host_ca': {'type': 'dict', 'options': CA_OPTIONS},
     'role_map': {'type': 'dict'},
     'host_role': {'type': 'str'},
     'max_ttl_hours': {'type': 'dict'},
@@ -72,7 +75,7 @@ class ActionModule(ActionBase):
         del tmp
         dummy, args = self.validate_argument_spec(argument_spec=ENGINE_SPEC)
         args = apply_play_defaults(args, task_vars, self._templar, signing=True)
-        private_key = (args.get('ca') or {}).get('private_key')
+        private_keys = [(args.get(name) or {}).get('private_key') for name in ('ca', 'host_ca')]
         signer = None
         try:
             settings = OpenBaoSettings(args.get('openbao'))
@@ -80,7 +83,7 @@ class ActionModule(ActionBase):
             spec = build_spec(args, settings)
             outcome = SshEngine(signer, spec, check_mode=self._task.check_mode).ensure()
         except WardenError as exc:
-            result.update(failed=True, changed=False, msg=self._clean(str(exc), signer, private_key))
+            result.update(failed=True, changed=False, msg=self._clean(str(exc), signer, private_keys))
             return result
         diff = outcome.pop('diff')
         warnings = outcome.pop('warnings')
@@ -91,14 +94,17 @@ class ActionModule(ActionBase):
         if outcome['changes']:
             outcome['msg'] = '; '.join(outcome['changes'])
         else:
-            outcome['msg'] = 'the SSH engine on %s/ is as wanted: nothing to change' % outcome['mount']
+            mounts = [outcome['mount']] + ([outcome['host_mount']] if outcome['host_mount'] != outcome['mount'] else [])
+            outcome['msg'] = 'the SSH engine on %s is as wanted: nothing to change' % ' and '.join(
+                m + '/' for m in mounts)
         result.update(outcome)
-        return _scrub(result, lambda text: self._clean(text, signer, private_key))
+        return _scrub(result, lambda text: self._clean(text, signer, private_keys))
 
     @staticmethod
-    def _clean(text, signer, private_key):
+    def _clean(text, signer, private_keys):
         if signer is not None:
             text = signer.scrub(text)
-        if private_key and private_key.strip():
-            text = text.replace(private_key.strip(), '<redacted>')
+        for private_key in private_keys:
+            if private_key and private_key.strip():
+                text = text.replace(private_key.strip(), '<redacted>')
         return text

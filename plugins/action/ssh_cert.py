@@ -12,6 +12,7 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import reported_names_note
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
     SSH_CERT_EXCLUSIVE,
@@ -21,7 +22,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options imp
     parse_renew_before,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
 HOST_MODULE = 'netkingdom.warden.ssh_cert_file'
 
@@ -46,6 +47,9 @@ class ActionModule(ActionBase):
             public_key_path = args['public_key_path'] or default_key_path(args) + '.pub'
             if args['type'] == 'user':
                 request = cert_request('user', service.actors, args['actor'], args['principals'], args['ttl_hours'])
+            else:  # names from the inventory only, never from what the host reports about itself
+                names = host_cert_principals(args['principals'], task_vars, self._templar, 'principals')
+                request = cert_request('host', principals=names, ttl_hours=args['ttl_hours'])
         except WardenError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
@@ -63,9 +67,6 @@ class ActionModule(ActionBase):
             return result
 
         try:
-            if args['type'] == 'host':
-                request = cert_request('host', principals=args['principals'], ttl_hours=args['ttl_hours'],
-                                       host_names=[host, seen.get('fqdn'), seen.get('hostname')])
             job = CertJob(service, request, host, renew_before, args['force'], subject=args['subject'])
             reason = job.plan(seen['public_key'], seen['certificate'])
         except WardenError as exc:
@@ -82,6 +83,10 @@ class ActionModule(ActionBase):
                 result['diff'] = job.diff()
             return result
 
+        if args['type'] == 'host':
+            note = reported_names_note(host, request['principals'], [seen.get('fqdn'), seen.get('hostname')])
+            if note:
+                self._display.warning(note)
         try:
             cert = job.sign()
         except PolicyDenied as exc:
@@ -90,18 +95,17 @@ class ActionModule(ActionBase):
         except WardenError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
+        for warning in job.warnings:
+            self._display.warning(warning)
 
         write_args = {'state': 'present', 'public_key_path': public_key_path, 'path': cert_path, 'content': cert,
                       'owner': args['owner'], 'group': args['group'], 'mode': args['mode']}
         written = self._host_call(write_args, task_vars)
         if written.get('failed'):
-            job.write_failed(written.get('msg'))
-            result.update(failed=True, changed=False, msg='writing %s failed: %s' % (cert_path, written.get('msg')))
+            note = job.write_failed(written.get('msg'))
+            result.update(failed=True, changed=False, msg='writing %s failed: %s%s' % (cert_path, written.get('msg'), note))
             return result
-        fields, warnings = job.written()
-        for warning in warnings:
-            self._display.warning(warning)
-        result.update(fields, changed=True)
+        result.update(job.written(), changed=True)
         if self._task.diff:
             result['diff'] = job.diff()
         return result

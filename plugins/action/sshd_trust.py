@@ -21,11 +21,13 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options imp
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, KnownCABackend, denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import reported_names_note
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
     PolicyDenied,
     SigningService,
     backend_name,
     cert_request,
+    host_ca_is_user_ca,
     make_backend,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust import (
@@ -36,7 +38,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust impor
     validate_trust_options,
     write_args,
 )
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
 HOST_MODULE = 'netkingdom.warden.sshd_trust_files'
 RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
@@ -58,6 +60,7 @@ SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
     'krl_path': {'type': 'path', 'default': '/etc/ssh/revoked_keys'},
     'host_keys': {'type': 'list', 'elements': 'path', 'default': []},
     'signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
+    'host_signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
     'host_cert_principals': {'type': 'list', 'elements': 'str'},
     'host_cert_ttl_hours': {'type': 'float'},
     'renew_before': {'type': 'str'},
@@ -123,7 +126,7 @@ class ActionModule(ActionBase):
         # 2. decide on the controller
         try:
             plan = plan_trust(args, principals, seen['files'])
-            jobs = self._plan_certs(args, seen, host, renew_before)
+            jobs = self._plan_certs(args, seen, host, renew_before, task_vars)
             result['actor_certs'], result['actor_certs_pending'] = self._plan_actor_certs(args, seen, host)
         except WardenError as exc:
             result.update(failed=True, msg=str(exc))
@@ -134,11 +137,15 @@ class ActionModule(ActionBase):
         result['trust_changed'] = bool(changes) or plan['krl']
         diffs = [file_diff(change) for change in changes]
         certs = []
-        for key, job in jobs:
-            entry = {'path': host_cert_path(key), 'key': key, 'changed': job.needed, 'reason': job.reason}
-            if not job.needed:
-                entry.update(job.kept())
-            certs.append((entry, key, job))
+        try:
+            for key, job in jobs:
+                entry = {'path': host_cert_path(key), 'key': key, 'changed': job.needed, 'reason': job.reason}
+                if not job.needed:
+                    entry.update(job.kept())
+                certs.append((entry, key, job))
+        except WardenError as exc:  # the audit log refused the kept record
+            result.update(failed=True, msg=str(exc))
+            return result
 
         needed = [(entry, key, job) for entry, key, job in certs if job.needed]
         if self._task.check_mode or not (changes or plan['krl'] or needed):
@@ -154,15 +161,25 @@ class ActionModule(ActionBase):
 
         # 3. sign what must be renewed (nothing is written when the gate or the backend says no)
         seen_keys = dict((item['key'], item) for item in seen['host_keys'])
+        if needed:
+            names = needed[0][2].request['principals']
+            note = reported_names_note(host, names, [seen.get('fqdn'), seen.get('hostname')])
+            if note:
+                self._display.warning(note)
+        signed = []
         for entry, key, job in needed:
             try:
                 cert = job.sign()
-            except PolicyDenied as exc:
-                result.update(denied_fields(exc), failed=True, msg='%s: %s' % (entry['path'], exc))
-                return result
             except WardenError as exc:
-                result.update(failed=True, msg='%s: %s' % (entry['path'], exc))
+                # signed and recorded, but never sent to the host
+                notes = ''.join(done.write_failed('not written: %s failed' % entry['path']) for done in signed)
+                if isinstance(exc, PolicyDenied):
+                    result.update(denied_fields(exc))
+                result.update(failed=True, msg='%s: %s%s' % (entry['path'], exc, notes))
                 return result
+            signed.append(job)
+            for warning in job.warnings:
+                self._display.warning(warning)
             changes.append({'kind': 'host_cert', 'path': entry['path'], 'before': seen_keys[key]['certificate'],
                             'after': cert + '\n', 'mode': 0o644, 'owner': None, 'group': None,
                             'public_key': seen_keys[key]['public_key']})
@@ -176,17 +193,13 @@ class ActionModule(ActionBase):
                                  'ca_path': args['ca_path']}
         applied = self._host_call(apply_args, task_vars)
         if applied.get('failed'):
-            for entry, key, job in needed:
-                job.write_failed(applied.get('msg'))
-            result.update(failed=True, changed=bool(applied.get('changed')), msg=applied.get('msg'),
+            notes = ''.join(job.write_failed(applied.get('msg')) for entry, key, job in needed)
+            result.update(failed=True, changed=bool(applied.get('changed')), msg='%s%s' % (applied.get('msg'), notes),
                           backups=applied.get('backups') or {}, restored=applied.get('restored', False))
             return result
 
         for entry, key, job in needed:
-            fields, warnings = job.written()
-            entry.update(fields)
-            for warning in warnings:
-                self._display.warning(warning)
+            entry.update(job.written())
             diffs.append(dict(job.diff(), before_header=entry['path'], after_header=entry['path']))
         result.update(changed=True, changed_files=applied.get('changed_files', []), backups=applied.get('backups', {}),
                       reloaded=applied.get('reloaded', False), host_certs=[e for e, k, j in certs],
@@ -195,21 +208,23 @@ class ActionModule(ActionBase):
             result['diff'] = diffs
         return result
 
-    def _plan_certs(self, args, seen, host, renew_before):
-        """A CertJob per host key, planned from what the inspection read."""
+    def _plan_certs(self, args, seen, host, renew_before, task_vars):
+        """A CertJob per host key, planned from what the inspection read (the names from the inventory only)."""
         if not args['host_keys']:
             return []
-        if args['signing_ca_keys']:
-            # planning needs only the CA public keys read once for the run; the backend is built at a sign
+        names = host_cert_principals(args['host_cert_principals'], task_vars, self._templar, 'host_cert_principals')
+        ca_keys = args['host_signing_ca_keys']
+        if not ca_keys and args['signing_ca_keys'] and host_ca_is_user_ca(args.get('backend'), args.get('openbao')):
+            ca_keys = args['signing_ca_keys']
+        if ca_keys:
+            # planning needs only the host CA's public keys read once for the run; the backend is built at a sign
             from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
             factory = functools.partial(make_backend, args.get('backend'), args.get('openbao'), args.get('local_ca'))
-            backend = KnownCABackend(args['signing_ca_keys'], backend_name(args.get('backend'), args.get('openbao')),
-                                     factory)
+            backend = KnownCABackend(ca_keys, backend_name(args.get('backend'), args.get('openbao')), factory)
             service = SigningService(backend, audit=AuditLog(args.get('audit_log')))
         else:
             service = build_service(args, user_cert=False)
-        request = cert_request('host', principals=args['host_cert_principals'], ttl_hours=args['host_cert_ttl_hours'],
-                               host_names=[host, seen.get('fqdn'), seen.get('hostname')])
+        request = cert_request('host', principals=names, ttl_hours=args['host_cert_ttl_hours'])
         jobs = []
         for item in seen['host_keys']:
             if item['public_key'] is None:
@@ -240,16 +255,20 @@ class ActionModule(ActionBase):
         service = SigningService(backend, audit=AuditLog(args.get('audit_log')), actors=actors)
         seen_keys = dict((entry['key'], entry) for entry in seen.get('actor_keys') or [])
         kept, pending = [], []
+        from ansible_collections.netkingdom.warden.plugins.module_utils.policy import subject_for
         for item in items:
             entry = seen_keys.get(item['key']) or {}
-            todo = {'actor': item['actor'], 'key': item['key'], 'path': host_cert_path(item['key'])}
+            # a fleet run: each actor its own subject (the inventory's), never one for all (issue 13)
+            subject = subject_for(item['actor'], (actors or {}).get(item['actor']), fleet=True)
+            todo = {'actor': item['actor'], 'key': item['key'], 'path': host_cert_path(item['key']),
+                    'subject': subject}
             if entry.get('public_key') is None:
                 pending.append(dict(todo, reason='missing'))
                 continue
             try:
                 request = cert_request('user', actors, item['actor'])
                 job = CertJob(service, request, host, parse_renew_before(item.get('renew_before')), item['force'],
-                              subject=args['subject'])
+                              subject=subject)
                 reason = job.plan(entry['public_key'], entry.get('certificate'))
             except WardenError as exc:
                 pending.append(dict(todo, reason='error', msg=str(exc)))  # ssh_cert reports it

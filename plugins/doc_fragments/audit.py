@@ -25,6 +25,10 @@ options:
         random string is refused by the secret guard and nothing is written.
       - The file is created C(0600) in a C(0700) directory, written under a lock so many forks can append
         at once, and rotated at 10 MiB keeping 5 old files (C(audit.jsonl.1) ... C(audit.jsonl.5)).
+      - The file and its C(.lock) must be regular files (a symbolic link is refused) owned by the user running
+        Ansible, with no write permission for group or others; otherwise nothing is written or signed.
+      - A certificate's record is written before the certificate leaves the controller; when it cannot be
+        written, the certificate is discarded.
       - Read it with M(netkingdom.warden.activity).
     type: path
 """

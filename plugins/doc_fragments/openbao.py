@@ -36,6 +36,8 @@ options:
         description:
           - Address of the OpenBao API, for example V(https://openbao.example.internal:8200).
           - Required. Environment variables E(BAO_ADDR), E(VAULT_ADDR).
+          - C(http://) only to a loopback address (C(127.0.0.0/8), C(::1), C(localhost)); to any other host it is
+            refused before anything is sent, unless O(openbao.allow_insecure_http=true).
         type: str
       auth_method:
         description:
@@ -53,7 +55,14 @@ options:
       token:
         description:
           - B(Secret.) The OpenBao token for O(openbao.auth_method=token). Never logged, returned or shown in errors.
-          - Environment variables E(BAO_TOKEN), E(VAULT_TOKEN). Ignored by every other auth method.
+          - Environment variables E(WARDEN_OPENBAO_TOKEN) (the signing token's own variable, which the AWX
+            credential type injects), E(BAO_TOKEN), E(VAULT_TOKEN); the variable named by O(openbao.token_env) first.
+            Ignored by every other auth method.
+        type: str
+      token_env:
+        description:
+          - Name of an environment variable to read O(openbao.token) from before the others (ops-warden's
+            C(vault.token_env)), for example V(OPS_SIGNING_TOKEN).
         type: str
       role_id:
         description:
@@ -132,22 +141,41 @@ options:
         type: int
       mount:
         description:
-          - Path of the SSH secrets engine mount. Environment variable E(WARDEN_OPENBAO_MOUNT). Default V(ssh).
+          - Path of the SSH secrets engine mount that signs user certificates (the user CA).
+            Environment variable E(WARDEN_OPENBAO_MOUNT). Default V(ssh).
+        type: str
+      host_mount:
+        description:
+          - Path of the SSH secrets engine mount that signs host certificates (the host CA), for OpenBao's
+            two-mount layout (for example V(ssh-host-signer)).
+          - Environment variable E(WARDEN_OPENBAO_HOST_MOUNT). Default O(openbao.mount), so one CA signs both.
         type: str
       role_map:
         description:
           - 'SSH role per actor type, merged over the default C({adm: adm-role, agt: agt-role, atm: atm-role}).'
-          - Keys must be actor types. Environment variable E(WARDEN_OPENBAO_ROLE_MAP) (a JSON object).
+          - Keys must be actor types, or V(host) for the host role (the same as O(openbao.host_role); give one).
+          - Environment variable E(WARDEN_OPENBAO_ROLE_MAP) (a JSON object).
         type: dict
       host_role:
         description:
-          - SSH role that signs host certificates (C(cert_type=host)).
+          - SSH role that signs host certificates (C(cert_type=host)), on O(openbao.host_mount).
           - Environment variable E(WARDEN_OPENBAO_HOST_ROLE). Default V(host-role).
         type: str
+      allow_insecure_http:
+        description:
+          - Allow an O(openbao.url) of C(http://) to a host that is not loopback, on purpose (for example an
+            in-cluster address with no TLS). The token, and the CA public key every host then trusts, cross that
+            network unprotected.
+          - Environment variable E(WARDEN_ALLOW_INSECURE_HTTP). Default V(false).
+        type: bool
 notes:
   - "Least privilege for the token: C(create) and C(update) on C(<mount>/sign/<role>) for the roles it signs with;
      C(list) on C(<mount>/issuers) only where every CA of a mount is read (CA rotation). The CA public key
      (C(<mount>/public_key)) is read without a token."
+  - "Key ids: a role without C(allow_user_key_ids) (the way ops-warden's runbook creates them) refuses a sign request
+     that carries one with HTTP 400. The collection then signs without it once more (nothing was signed the first
+     time), remembers the role for the rest of the process, and warns once; OpenBao names the key id itself and the
+     audit record ties the certificate's serial to its policy decision."
 requirements:
   - hvac (Python library, on the controller)
 """

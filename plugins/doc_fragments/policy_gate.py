@@ -26,7 +26,8 @@ options:
     suboptions:
       mode:
         description:
-          - V(off) checks nothing (recorded as C(policy_gate_off), with a warning).
+          - V(off) checks nothing (recorded as C(policy_gate_off), with a warning). Refused unless the
+            controller's environment has E(WARDEN_ALLOW_UNGATED=1); inventory alone cannot turn the gate off.
           - V(embedded) evaluates in-process against a registry snapshot, the same rules as flex-auth.
           - V(flex_auth) asks a remote flex-auth PDP with C(POST /v1/check).
           - Environment variable E(WARDEN_POLICY_MODE). Default V(embedded).
@@ -42,12 +43,18 @@ options:
         description:
           - Base URL of the flex-auth PDP, for example V(https://flex-auth.example.internal:8080).
           - Required when O(policy.mode=flex_auth). Environment variable E(WARDEN_POLICY_URL).
+          - C(http://) only to a loopback address (C(127.0.0.0/8), C(::1), C(localhost)); to any other host it is
+            refused before anything is sent, unless O(policy.allow_insecure_http=true).
         type: str
       fail_closed:
         description:
-          - When the PDP is unreachable, too slow, answers non-2xx or an unparseable body, V(true)
-            denies with reason C(policy_unavailable) and nothing is signed.
-          - V(false) allows with a warning and records C(policy_decision_id) as null.
+          - When the PDP cannot be asked (unreachable, too slow, connection cut, TLS failure, HTTP 5xx),
+            V(true) denies with reason C(policy_unavailable) and nothing is signed.
+          - V(false) allows with a warning and records C(policy_decision_id) as null. Only with
+            O(policy.mode=flex_auth), and refused unless the controller's environment has E(WARDEN_ALLOW_UNGATED=1).
+          - An answer that refuses or cannot be read (HTTP 4xx or 3xx, a body that is not JSON, an unknown
+            effect, an allow without an id) is always a deny with reason C(policy_answer_invalid), whatever
+            this option says.
           - Environment variable E(WARDEN_POLICY_FAIL_CLOSED). Default V(true).
         type: bool
       tenant:
@@ -87,9 +94,21 @@ options:
         type: float
       retries:
         description:
-          - Extra attempts, with backoff, after a connection error, a timeout or a 5xx answer.
+          - Extra attempts, with backoff, after a connection error, a timeout or a 5xx answer (never after a
+            4xx or an unreadable answer).
           - Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
+      subject_env:
+        description:
+          - Name of the environment variable that holds the IAM subject sent as C(subject.id) when no subject is
+            given (ops-warden's C(policy.subject_env)). Default V(WARDEN_POLICY_SUBJECT).
+        type: str
+      allow_insecure_http:
+        description:
+          - Allow a PDP O(policy.url) of C(http://) to a host that is not loopback, on purpose. The bearer token and
+            the decisions then cross that network unprotected.
+          - Environment variable E(WARDEN_ALLOW_INSECURE_HTTP). Default V(false).
+        type: bool
 """
 
     ACTORS = r"""

@@ -20,11 +20,15 @@ options:
         C(warden_*) play variables set, before environment variables and defaults.
       - 'Precedence: keyword > C(warden_*) play variable > this file > environment variables > defaults.
         Dict options (C(policy), C(openbao), C(local_ca)) are layered sub-option by sub-option.'
-      - Relative paths in the file are resolved against the file's directory. An C(inventory.yaml) beside it
-        is the actor inventory unless the file, the play or the keywords name another actor source.
-      - An unknown field or a bad value fails with the field and the file named. A secret in the file (a token,
-        a SecretID, a passphrase, anything the secret guard finds secret-looking) is refused and never shown.
-        Fields with no equivalent give a warning.
+      - Relative paths in the file are resolved against the file's directory. Its C(inventory_path), else an
+        C(inventory.yaml) beside it, else C(~/.config/warden/inventory.yaml) is the actor inventory unless the
+        play or the keywords name another actor source.
+      - Every key ops-warden documents is read with its meaning; where the file leaves one out, ops-warden's
+        default applies under the environment variables (C(backend=local); C(policy.flex_auth_url) of
+        V(http://127.0.0.1:8080) when the file turns the gate on).
+      - A key the collection does not use gives a warning naming it, never a failure. A bad value fails with
+        the field and the file named. A secret in the file (a token, a SecretID, a passphrase, anything the
+        secret guard finds secret-looking) is refused and never shown.
       - The field mapping is in C(docs/migration-from-ops-warden.md).
     type: path
     env:

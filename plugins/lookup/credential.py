@@ -19,9 +19,13 @@ description:
     controller user (what C(bao login) writes). The lookup has no token option and never uses a token the
     collection is configured with (C(warden_openbao), O(netkingdom.warden.ssh_cert#module:openbao.token)). With
     no token of your own the fetch is refused with the login lane to use."
+  - "A caller token that is the collection's signing token (the same value as E(WARDEN_OPENBAO_TOKEN),
+    C(warden_openbao.token) or the variable C(warden_openbao.token_env) names) is refused, without showing either:
+    the signer's identity never fetches a credential."
   - "G3 gate before every fetch: action C(read) on the lane's C(policy_ref) (resource type C(credential-lane)),
     decided by the embedded evaluator or a flex-auth PDP. A deny or an unavailable PDP fetches nothing, even
-    with O(policy.fail_closed=false). With O(policy.mode=off) the fetch is refused unless O(allow_ungated=true)."
+    with O(policy.fail_closed=false). With O(policy.mode=off) the fetch is refused unless O(allow_ungated=true) and the controller's
+    environment has E(WARDEN_ALLOW_UNGATED=1)."
   - "G2 transit only: the value is returned once, marked unsafe (never templated), and is not cached, written
     or logged by the collection. One audit record per attempt holds metadata only (subject, need id, owner,
     domain, decision id, outcome)."
@@ -122,6 +126,14 @@ options:
       retries:
         description: Extra attempts after a connection error, a timeout or a 5xx answer. Environment variable E(WARDEN_POLICY_RETRIES). Default V(2).
         type: int
+      subject_env:
+        description: The environment variable holding the default O(subject). Default V(WARDEN_POLICY_SUBJECT).
+        type: str
+      allow_insecure_http:
+        description:
+          - Allow a PDP O(policy.url) of C(http://) to a host that is not loopback. Environment variable
+            E(WARDEN_ALLOW_INSECURE_HTTP). Default V(false).
+        type: bool
   allow_ungated:
     description: Acknowledge fetching with O(policy.mode=off) (the gate checks nothing). Default refuse.
     type: bool
@@ -152,6 +164,12 @@ options:
   retries:
     description: Extra attempts after a connection error, a timeout or a 5xx answer. Default V(2).
     type: int
+  allow_insecure_http:
+    description:
+      - Allow an O(url) of C(http://) to a host that is not loopback (the caller's token would cross the network
+        unprotected). C(https://) and C(http://) to C(127.0.0.0/8), C(::1) or C(localhost) need no opt-in.
+      - Default the environment variable E(WARDEN_ALLOW_INSECURE_HTTP), else V(false).
+    type: bool
 notes:
   - Runs on the controller, as the user who runs the play (or the AWX job's injected credential).
   - The lookup cannot hide its result from Ansible's own output - put C(no_log=true) on every task that holds
@@ -199,10 +217,10 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     placeholder_values,
     route_warnings,
 )
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options, play_signer_openbao
 
 display = Display()
-CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries')
+CONNECTION = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'allow_insecure_http')
 
 
 class LookupModule(LookupBase):
@@ -226,6 +244,7 @@ class LookupModule(LookupBase):
                 'allow_ungated': self.get_option('allow_ungated'),
                 'login_lane': self.get_option('login_lane'),
                 'openbao': dict((name, self.get_option(name)) for name in CONNECTION),
+                'signer': play_signer_openbao(self, variables),  # only to refuse its token as the caller's
                 'audit_log': self.get_option('audit_log'),
                 'host': variables.get('inventory_hostname') or 'controller',
                 'job_id': str(variables['awx_job_id']) if variables.get('awx_job_id') else None,

@@ -124,6 +124,23 @@ _raw:
     policy_ref:
       description: The gate resource checked before a fetch (C(credential-lane:...)), or a pointer.
       type: str
+    canon_ref:
+      description: The canonical page of the route (ops-warden's C(canon_ref)), or null.
+      type: str
+    exec_owner:
+      description: Whose own tool hands the credential over (ops-warden's C(exec_owner)), or null.
+      type: str
+    exec_command:
+      description:
+        - The owner's tool running your command with the credential, placeholders resolved (null while one is missing).
+          Run by you, never by the collection.
+      type: str
+    pointer_command:
+      description: The owner's command that says where the credential is, placeholders resolved, or null.
+      type: str
+    has_native_exec:
+      description: The owner hands it over with its own tool - an RV(_raw[].exec_owner) with an RV(_raw[].exec_command) or a RV(_raw[].pointer_command).
+      type: bool
     next_action:
       description: What to do next, in one sentence.
       type: str
@@ -141,12 +158,7 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
-    find,
-    load_catalog_file,
-    placeholder_values,
-    route_warnings,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils.routing import route_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options
 
 display = Display()
@@ -156,14 +168,13 @@ class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=lookup_var_options(self, variables), direct=kwargs)
+        options = dict((name, self.get_option(name)) for name in
+                       ('catalog', 'stale_days', 'domain', 'field', 'path', 'placeholders'))
         try:
-            catalog = load_catalog_file(self.get_option('catalog'), stale_days=self.get_option('stale_days'))
-            values = placeholder_values(self.get_option('domain'), self.get_option('field'),
-                                        self.get_option('path'), self.get_option('placeholders'))
-            routes = [find(catalog, term, values) for term in terms]
+            dummy, routes, warnings = route_request(options, needs=terms)
         except WardenError as exc:
             raise AnsibleLookupError(str(exc))
-        for warning in route_warnings(catalog, routes):
+        for warning in warnings:
             display.warning(warning)
         if self.get_option('strict'):
             for route in routes:

@@ -66,7 +66,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _raw:
   description:
-    - One decision per term, in order, each with C(allowed), C(effect), C(reason), C(decision_id), C(mode),
+    - One decision per term, in order, each with C(allowed), C(effect), C(reason), C(rule) (the failing rule
+      of a deny, else null), C(decision_id), C(mode),
       C(detail), C(decision) (the decision envelope of the PDP or of the embedded evaluator) and C(request).
   type: list
   elements: dict

@@ -11,12 +11,13 @@ name: ssh_ca_public_key
 short_description: The SSH CA public key(s) for TrustedUserCAKeys and @cert-authority lines
 version_added: 0.1.0
 description:
-  - Returns the public key of the signing CA, one line per key, for C(TrustedUserCAKeys) files and
-    C(@cert-authority) known_hosts lines.
-  - OpenBao, the engine's unauthenticated C(public_key) (no token needed); with O(all_issuers=true) the
-    public key of every issuer on the mount (authenticated), so old and new CA can be trusted side by side
-    during a CA rotation.
-  - Local backend, the public key of the local CA.
+  - Returns the public key of the CA that signs O(cert_type) certificates, one line per key - V(user) for
+    C(TrustedUserCAKeys) files on hosts, V(host) for C(@cert-authority) lines in clients' known_hosts.
+  - OpenBao, the engine's unauthenticated C(public_key) (no token needed) of O(openbao.mount) for user
+    certificates and of O(openbao.host_mount) for host certificates (the same mount unless the host CA has a
+    mount of its own); with O(all_issuers=true) the public key of every issuer on that mount (authenticated),
+    so old and new CA can be trusted side by side during a CA rotation.
+  - Local backend, the public key of the local CA (it signs both types).
 author:
   - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
@@ -35,6 +36,13 @@ options:
     description: With OpenBao, every issuer's key instead of the default issuer's.
     type: bool
     default: false
+  cert_type:
+    description:
+      - Which CA - V(user) signs the certificates hosts accept for logins (C(TrustedUserCAKeys)), V(host) signs
+        the host certificates clients accept (C(@cert-authority) lines).
+    type: str
+    choices: [user, host]
+    default: user
 seealso:
   - module: netkingdom.warden.ssh_cert
 """
@@ -46,10 +54,10 @@ EXAMPLES = r"""
     dest: /etc/ssh/ca/ca_user.pub
     mode: "0644"
 
-- name: Trust host certificates in known_hosts
+- name: Trust host certificates in known_hosts (the host CA, its own mount in OpenBao's two-mount layout)
   ansible.builtin.lineinfile:
     path: ~/.ssh/known_hosts
-    line: "@cert-authority *.fleet.example {{ lookup('netkingdom.warden.ssh_ca_public_key') }}"
+    line: "@cert-authority *.fleet.example {{ lookup('netkingdom.warden.ssh_ca_public_key', cert_type='host') }}"
 """
 
 RETURN = r"""
@@ -73,10 +81,12 @@ class LookupModule(LookupBase):
         set_lookup_options(self, variables, kwargs)
         try:
             all_issuers = self.get_option('all_issuers')
+            cert_type = self.get_option('cert_type')
             backend = make_backend(self.get_option('backend'), self.get_option('openbao'), self.get_option('local_ca'),
                                    need_auth=all_issuers)
             if backend.name == 'openbao' and all_issuers:
-                return [issuer['public_key'].strip() for issuer in backend.signer.issuer_public_keys()]
-            return list(backend.ca_public_keys())
+                return [issuer['public_key'].strip()
+                        for issuer in backend.signer.issuer_public_keys(backend.mount_for(cert_type))]
+            return list(backend.ca_public_keys(cert_type))
         except WardenError as exc:
             raise AnsibleLookupError(str(exc))

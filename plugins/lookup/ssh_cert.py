@@ -15,6 +15,10 @@ description:
     same path as M(netkingdom.warden.ssh_cert) (validate, policy gate, sign, audit), on the controller.
   - This is how other playbooks and C(cert_command) users get a certificate without a module round trip.
   - A deny or an unavailable gate (with fail_closed) raises an error with the reason; nothing is signed.
+  - Each certificate's audit record is written before the lookup returns it; when it cannot be written the
+    certificate is discarded and the lookup fails.
+  - The gate decision's warnings (gate off, PDP unavailable with O(policy.fail_closed=false)) are shown as
+    warnings of the task.
 author:
   - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
@@ -70,12 +74,14 @@ _raw:
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
+display = Display()
 OPTIONS = ('actor', 'principals', 'ttl_hours', 'host', 'subject', 'actors', 'inventory_file', 'policy',
            'backend', 'openbao', 'local_ca', 'audit_log')
 
@@ -86,15 +92,17 @@ class LookupModule(LookupBase):
         set_lookup_options(self, variables, kwargs)
         args = dict((name, self.get_option(name)) for name in OPTIONS)
         host = args['host'] or (variables or {}).get('inventory_hostname') or 'controller'
-        certs = []
+        certs, warnings, service = [], [], None
         try:
             service = build_service(args)
             request = cert_request('user', service.actors, args['actor'], args['principals'], args['ttl_hours'])
             for term in terms:
-                cert, parsed, decision = service.issue(request, term, host, 'requested', subject=args['subject'])
-                service.record(request, host, 'signed', 'requested', fingerprint=parsed['key_fingerprint'],
-                               cert=parsed, decision=decision, subject=args['subject'])
+                cert, dummy, decision = service.issue(request, term, host, 'requested', subject=args['subject'])
+                warnings.extend(decision.warnings if decision is not None else [])
                 certs.append(cert)
         except WardenError as exc:
             raise AnsibleLookupError(str(exc))
+        finally:
+            for warning in sorted(set(warnings + (service.take_warnings() if service else []))):
+                display.warning(warning)
         return certs

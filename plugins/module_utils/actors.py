@@ -13,6 +13,7 @@ file works unchanged::
         ttl_hours: 24
         description: ops-bridge tunnel to state-hub backend
         subjects: [iam:agt-state-hub-bridge]
+        subject: iam:agt-state-hub-bridge   # optional: what fleet runs send for this actor
 
 Every problem is reported with the actor and the field; a TTL above the type
 maximum is rejected, never clamped.
@@ -37,7 +38,7 @@ except ImportError:  # pragma: no cover - pyyaml ships with ansible-core
 ACTOR_TYPES = {'adm': 48, 'agt': 24, 'atm': 8}
 ACTOR_TYPE_NAMES = {'adm': 'human', 'agt': 'agent', 'atm': 'automation'}
 
-KNOWN_FIELDS = ('type', 'principals', 'ttl_hours', 'description', 'subjects')
+KNOWN_FIELDS = ('type', 'principals', 'ttl_hours', 'description', 'subjects', 'subject')
 NAME_RE = re.compile(r'^(adm|agt|atm)-[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?\Z')
 SUBJECT_RE = re.compile(r'^[^\s\x00-\x1f\x7f]+\Z')
 
@@ -191,6 +192,14 @@ def _validate_actor(name, spec, source, problems, warnings):
             problems.append((where('subjects[%d]' % index), 'must be a non-empty subject id without '
                              'whitespace or control characters (got %r)' % (subject,)))
 
+    # The subject id fleet runs send for this actor (policy.subject_for): one the policy allows.
+    subject = spec.get('subject')
+    if subject is not None and (not isinstance(subject, str) or subject not in (
+            [name, 'iam:%s' % name] + [s for s in subjects if isinstance(s, str)])):
+        problems.append((where('subject'), 'must be the actor name, iam:%s or one of its subjects (got %r)'
+                         % (name, subject)))
+        subject = None
+
     description = spec.get('description', '')
     if description is None:
         description = ''
@@ -210,6 +219,7 @@ def _validate_actor(name, spec, source, problems, warnings):
         'max_ttl_hours': max_ttl,
         'description': description,
         'subjects': sorted(set(s for s in subjects if isinstance(s, str))),
+        'subject': subject,
     }
 
 

@@ -18,6 +18,13 @@ the oldest dropped) happens under the same lock, and the log file is opened
 afresh under the lock for every record, so no writer ever appends to a file
 that was just rotated away.
 
+The log and its lock are opened with ``O_NOFOLLOW`` and checked on the open descriptor
+(``fstat``) before anything is written: each must be a regular file owned by the user running
+Ansible, with no write bit for its group or for others (``mode & 0o022 == 0``; read bits are
+allowed, the log holds metadata only). A planted symbolic link, an ``audit.jsonl`` another
+account owns or a world-writable one is refused with the path named, never appended to. After a
+rotation the new file is created with ``O_EXCL``, so a file planted in the gap is refused too.
+
 The file lives on the controller (or execution node) that runs the play; with
 AWX each execution node keeps its own file, and every record carries ``node``.
 """
@@ -58,7 +65,9 @@ FIELDS = (
 EXTRA_FIELDS = (
     'cert_type',    # sign: user or host
     'account',      # rotate: the host account whose principals changed
-    'gate_mode',    # sign/policy: off, embedded or flex_auth
+    'gate_mode',    # sign/policy: off, embedded or flex_auth (not_gated: a host certificate)
+    'policy_reason',  # sign/policy: the gate decision's reason (signing_policy_matched, policy_gate_off, ...)
+    'policy_detail',  # sign/policy: why the gate could not decide (the PDP's failure), when it could not
     'old_digest',   # registry: digest of the snapshot that was replaced (sha256:...)
     'new_digest',   # registry: digest of the snapshot deployed
     'need_id',      # access: catalog entry id of the credential need
@@ -101,6 +110,10 @@ class AuditRefused(WardenError):
 
 class AuditError(WardenError):
     """The audit file could not be written or read."""
+
+
+# Bits of the log's (and its lock's) mode that let another account rewrite it: refused.
+FOREIGN_WRITE_BITS = stat.S_IWGRP | stat.S_IWOTH
 
 
 def utc_now():
@@ -289,6 +302,20 @@ class AuditLog(object):
     def query(self, **filters):
         return query(self.path, **filters)
 
+    def writable(self):
+        """Prove the log can take a record now, before something irreversible (a signing) depends on
+        it: the directory exists, the lock and the log open under the lock and pass the owner and
+        mode checks. Writes nothing; raises AuditError."""
+        self._ensure_dir()
+        lock_fd = self._open_lock()
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            os.close(self._open_log())
+        except OSError as exc:
+            raise AuditError('cannot write the audit log %s: %s' % (self.path, exc.strerror or exc))
+        finally:
+            os.close(lock_fd)
+
     # -- writing -----------------------------------------------------------------------------------
 
     def _ensure_dir(self):
@@ -300,12 +327,20 @@ class AuditLog(object):
                 if exc.errno != errno.EEXIST or not os.path.isdir(directory):
                     raise AuditError('cannot create the audit directory %s: %s' % (directory, exc.strerror))
 
+    def _open_lock(self):
+        try:
+            fd = os.open(self.lock_path, _open_flags('O_RDWR', 'O_CREAT', 'O_CLOEXEC', 'O_NOFOLLOW'), 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise AuditError('the audit lock %s is a symbolic link; remove it (it is created again as a plain '
+                                 'file)' % self.lock_path)
+            raise AuditError('cannot open the audit lock %s: %s' % (self.lock_path, exc.strerror))
+        _check_descriptor(fd, self.lock_path, 'lock')
+        return fd
+
     def _append(self, data):
         self._ensure_dir()
-        try:
-            lock_fd = os.open(self.lock_path, _open_flags('O_RDWR', 'O_CREAT', 'O_CLOEXEC'), 0o600)
-        except OSError as exc:
-            raise AuditError('cannot open the audit lock %s: %s' % (self.lock_path, exc.strerror))
+        lock_fd = self._open_lock()
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             fd = self._open_log()
@@ -315,14 +350,18 @@ class AuditLog(object):
                     os.close(fd)
                     fd = -1
                     self._rotate()
-                    fd = self._open_log()
+                    fd = self._open_log(fresh=True)
                     size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b'\n':
                     data = b'\n' + data  # a torn last line (a crash, a full disk) stays on its own line
-                written = os.write(fd, data)
-                while written < len(data):  # only on a full disk or an interrupted call
-                    data = data[written:]
+                try:
                     written = os.write(fd, data)
+                    while written < len(data):  # only on a full disk or an interrupted call
+                        data = data[written:]
+                        written = os.write(fd, data)
+                except OSError:
+                    _truncate_quiet(fd, size)  # a record is whole or absent: no half line is left behind
+                    raise
                 if self.fsync:
                     os.fsync(fd)
             finally:
@@ -333,17 +372,20 @@ class AuditLog(object):
         finally:
             os.close(lock_fd)  # releases the flock
 
-    def _open_log(self):
+    def _open_log(self, fresh=False):
+        """The log, open for appending and checked; ``fresh`` (just after a rotation): it must not exist."""
+        flags = ('O_RDWR', 'O_APPEND', 'O_CREAT', 'O_CLOEXEC', 'O_NOFOLLOW') + (('O_EXCL',) if fresh else ())
         try:
-            fd = os.open(self.path, _open_flags('O_RDWR', 'O_APPEND', 'O_CREAT', 'O_CLOEXEC', 'O_NOFOLLOW'), 0o600)
+            fd = os.open(self.path, _open_flags(*flags), 0o600)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise AuditError('the audit log %s is a symbolic link; point %s or the audit_log option at '
                                  'the real file (rotation renames it)' % (self.path, ENV))
+            if exc.errno == errno.EEXIST:
+                raise AuditError('the audit log %s appeared while it was being rotated (someone else created it); '
+                                 'refusing to append to it' % self.path)
             raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise AuditError('the audit log %s is not a regular file' % self.path)
+        _check_descriptor(fd, self.path, 'log')
         return fd
 
     def _rotate(self):
@@ -357,6 +399,32 @@ class AuditLog(object):
             if os.path.exists(older):
                 os.rename(older, '%s.%d' % (self.path, index + 1))
         os.rename(self.path, self.path + '.1')
+
+
+def _check_descriptor(fd, path, what):
+    """Refuse (and close) an open audit file that is not ours alone to write."""
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = 'the audit %s %s is not a regular file' % (what, path)
+    elif info.st_uid != os.geteuid():
+        problem = ('the audit %s %s belongs to uid %d, not to the user running Ansible (uid %d): refusing a file '
+                   'another account can rewrite; move it away, or point %s or the audit_log option elsewhere'
+                   % (what, path, info.st_uid, os.geteuid(), ENV))
+    elif info.st_mode & FOREIGN_WRITE_BITS:
+        problem = ('the audit %s %s is writable by its group or by others (mode %04o): refusing a file another '
+                   'account can rewrite; check it was not tampered with, then chmod go-w %s'
+                   % (what, path, stat.S_IMODE(info.st_mode), path))
+    if problem:
+        os.close(fd)
+        raise AuditError(problem)
+
+
+def _truncate_quiet(fd, size):
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass  # the next record starts on a new line anyway
 
 
 def _unlink_quiet(path):
@@ -399,7 +467,7 @@ def _read_all(path):
     """Bytes of every file, oldest first, read under a shared lock so a rotation cannot interleave."""
     lock_fd = -1
     try:
-        lock_fd = os.open(path + '.lock', _open_flags('O_RDONLY', 'O_CLOEXEC'))
+        lock_fd = os.open(path + '.lock', _open_flags('O_RDONLY', 'O_CLOEXEC', 'O_NOFOLLOW'))
         fcntl.flock(lock_fd, fcntl.LOCK_SH)
     except OSError:
         lock_fd = -1  # no writer yet, or a read-only copy: read without the lock
@@ -408,10 +476,14 @@ def _read_all(path):
         files = []
         for name in log_files(path):
             try:
-                with open(name, 'rb') as handle:
+                # never through a planted link: its target's JSON lines would come back as records
+                fd = os.open(name, _open_flags('O_RDONLY', 'O_CLOEXEC', 'O_NOFOLLOW'))
+                with os.fdopen(fd, 'rb') as handle:
                     chunks.append(handle.read())
                 files.append(name)
-            except IOError as exc:
+            except (IOError, OSError) as exc:
+                if exc.errno == errno.ELOOP:
+                    raise AuditError('the audit log %s is a symbolic link; refusing to read through it' % name)
                 if exc.errno != errno.ENOENT:
                     raise AuditError('cannot read the audit log %s: %s' % (name, exc.strerror))
         return chunks, files

@@ -6,7 +6,9 @@
 Shared by the ``ssh_cert`` action (one certificate per task) and the ``sshd_trust`` action
 (every host certificate of a host in the same round trip). The caller reads the host (public
 key and current certificate) and writes the certificate back; this class never talks to a host.
-The order is always plan -> (check mode: stop) -> gate + sign -> write (caller) -> audit.
+The order is always plan -> (check mode: stop) -> gate + sign + audit -> write (caller): the
+``signed`` record is on disk before the certificate leaves the controller, and a write that then
+fails on the host adds a ``write_failed`` record.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import result_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import describe
 
 DIFF_KEYS = ('cert_type', 'principals', 'valid_after', 'valid_before', 'ttl_hours', 'serial', 'key_id')
@@ -65,22 +68,38 @@ class CertJob(object):
                 'msg': 'would sign a new certificate (%s)' % self.reason}
 
     def sign(self):
-        """Gate and sign; the certificate line. Raises PolicyDenied or WardenError (host untouched)."""
+        """Gate, sign and record; the certificate line. Raises PolicyDenied or WardenError (host untouched)."""
         self.cert, self.parsed, self.decision = self.service.issue(self.request, self.public_key, self.host,
                                                                    self.reason, subject=self.subject)
         return self.cert
 
     def write_failed(self, message):
-        self.service.record(self.request, self.host, 'failed', 'write: %s' % message,
-                            fingerprint=self.parsed['key_fingerprint'], cert=self.parsed, decision=self.decision,
-                            subject=self.subject)
+        """The signed (and recorded) certificate did not reach the host: a second record says so.
+
+        Returns text to add to the task's failure message: empty, or why that record is missing too.
+        """
+        try:
+            self.service.record(self.request, self.host, 'write_failed', str(message)[:300],
+                                fingerprint=self.parsed['key_fingerprint'], cert=self.parsed, decision=self.decision,
+                                subject=self.subject)
+        except WardenError as exc:
+            return '; the write_failed audit record could not be written either: %s' % exc
+        return ''
+
+    @property
+    def warnings(self):
+        """What every plugin shows once signed: the gate decision's warnings (gate off, failed open), a
+        replaced forged certificate, the backend's own (read once: a second read has none of the latter)."""
+        warnings = list(self.decision.warnings) if self.decision is not None else []
+        if self.reason == 'signature_invalid':
+            warnings.append('%s: the certificate found there (serial %s) named a trusted CA but was not signed by it '
+                            '(forged or damaged); it was replaced, and the audit record says signature_invalid'
+                            % (self.host, self.current['serial']))
+        return warnings + self.service.take_warnings()
 
     def written(self):
-        """Audit the signed and written certificate; ``(result fields, warnings)``."""
-        self.service.record(self.request, self.host, 'signed', self.reason, fingerprint=self.parsed['key_fingerprint'],
-                            cert=self.parsed, decision=self.decision, subject=self.subject)
-        warnings = list(self.decision.warnings) if self.decision is not None else []
-        return result_fields(self.parsed, self.decision), warnings
+        """The certificate is on the host (its record was written at ``sign()``); its result fields."""
+        return result_fields(self.parsed, self.decision)
 
     def diff(self):
         """``{'before': ..., 'after': ...}``: the signed certificate, or the planned one in check mode."""
@@ -107,13 +126,17 @@ class KnownCABackend(object):
         self._factory = factory
         self._real = None
 
-    def ca_public_keys(self):
+    def ca_public_keys(self, cert_type=None):
+        """The keys read for the run (one KnownCABackend per certificate type: user and host CAs may differ)."""
         return list(self._keys)
 
     def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
         if self._real is None:
             self._real = self._factory()
         return self._real.sign(cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now)
+
+    def take_warnings(self):
+        return self._real.take_warnings() if self._real is not None else []
 
 
 def denied_fields(exc):

@@ -8,7 +8,10 @@ The transparent-conduit model of ops-warden's Operator Access Assist, with its g
 - **G1 caller identity, never the collection's**: the read uses the caller's own OpenBao token
   (``BAO_TOKEN``, then ``VAULT_TOKEN``, then ``~/.vault-token`` of the controller user). No token
   the collection is configured with (``openbao.token``, ``warden_openbao``) is ever used, and
-  without a caller token the fetch is refused with the pointer to the login lane.
+  without a caller token the fetch is refused with the pointer to the login lane. A caller token
+  that *is* the signer's (the same value as ``WARDEN_OPENBAO_TOKEN``, ``openbao.token`` or the
+  variable ``openbao.token_env`` names) is refused too: that is the collection's identity wearing
+  the caller's variable (an AWX job whose signing credential injects ``BAO_TOKEN``).
 - **G2 transit only**: the value is returned once to the caller and kept nowhere: no cache, no
   file, no log, no audit field. The audit record is metadata only (who, which need, owner,
   domain, decision id, outcome).
@@ -26,6 +29,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import getpass
+import hashlib
+import hmac
 import os
 import shlex
 
@@ -44,15 +49,18 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     route_for,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import secret_kind
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV
 
 TOKEN_ENV = ('BAO_TOKEN', 'VAULT_TOKEN')
+SIGNER_TOKEN_ENV = 'WARDEN_OPENBAO_TOKEN'  # the collection's signing token (openbao.py reads it first)
+AUTH_METHOD_ENV = 'WARDEN_OPENBAO_AUTH_METHOD'  # how the signer logs in (set by the AWX credential type)
 TOKEN_FILE = '.vault-token'
 # The only environment the OpenBao connection may take from the controller: where and how to
 # connect, never who (no token, role id, secret id, password or JWT variables).
 CONNECTION_ENV = ('BAO_ADDR', 'VAULT_ADDR', 'BAO_NAMESPACE', 'VAULT_NAMESPACE', 'BAO_CACERT', 'BAO_CAPATH',
                   'VAULT_CACERT', 'VAULT_CAPATH', 'BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY', 'BAO_CLIENT_TIMEOUT',
-                  'VAULT_CLIENT_TIMEOUT', 'BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES')
-CONNECTION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries')
+                  'VAULT_CLIENT_TIMEOUT', 'BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES', INSECURE_HTTP_ENV)
+CONNECTION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'allow_insecure_http')
 LOGIN_LANE_CHOICES = ('fail', 'pointer')
 KV_FLAGS = ('mount', 'field', 'version', 'namespace')
 
@@ -89,6 +97,45 @@ def caller_token(env=None, home=None):
     if value:
         return value, '~/%s' % TOKEN_FILE
     return None, None
+
+
+def signer_token_sources(signer=None, env=None):
+    """``[(source, token)]``: where the collection's own signing token is, as far as the controller can tell.
+
+    ``WARDEN_OPENBAO_TOKEN``, the ``openbao.token`` option the play gives the signer (``signer``, the
+    ``warden_openbao`` options), and the variable ``openbao.token_env`` names, unless that variable is one
+    of the caller's own (``BAO_TOKEN``, ``VAULT_TOKEN``: then the signer signs as the caller, as ops-warden
+    does on a workstation). And one more: ``WARDEN_OPENBAO_AUTH_METHOD=token`` with none of those says the
+    environment configures the signer (an AWX credential type imported before the signing token had its
+    own variable injects exactly that, with the token in ``BAO_TOKEN``): the token it reads is the signer's.
+    """
+    env = os.environ if env is None else env
+    signer = signer or {}
+    found = []
+    names = [SIGNER_TOKEN_ENV]
+    token_env = signer.get('token_env')
+    if isinstance(token_env, str) and token_env and token_env not in TOKEN_ENV + (SIGNER_TOKEN_ENV,):
+        names.append(token_env)
+    for name in names:
+        value = (env.get(name) or '').strip()
+        if value:
+            found.append((name, value))
+    if isinstance(signer.get('token'), str) and signer['token'].strip():
+        found.append(('openbao.token (warden_openbao)', signer['token'].strip()))
+    if not found and (env.get(AUTH_METHOD_ENV) or '').strip().lower() == 'token' \
+            and not (signer.get('auth_method') or '').strip():
+        for name in TOKEN_ENV:
+            value = (env.get(name) or '').strip()
+            if value:
+                found.append(('%s, which the signer reads with %s=token' % (name, AUTH_METHOD_ENV), value))
+                break
+    return found
+
+
+def same_token(one, other):
+    """Constant-time comparison of two tokens (of their digests: the lengths do not leak either)."""
+    return hmac.compare_digest(hashlib.sha256(one.encode('utf-8')).digest(),
+                               hashlib.sha256(other.encode('utf-8')).digest())
 
 
 def parse_kv_command(command):
@@ -160,13 +207,15 @@ def _check_path_template(route, kv):
                                 % (path, wanted[0], route['id'], route['owner_repo']))], what='credential fetch')
 
 
-def default_subject(subject=None, env=None):
-    """The gate's subject: ``subject``, else ``WARDEN_POLICY_SUBJECT``, else the controller login name."""
+def default_subject(subject=None, env=None, subject_env=None):
+    """The gate's subject: ``subject``, else the variable ``subject_env`` names (``WARDEN_POLICY_SUBJECT``),
+    else the controller login name."""
     env = os.environ if env is None else env
+    subject_env = subject_env or SUBJECT_ENV
     if subject:
         return subject
-    if env.get(SUBJECT_ENV):
-        return env[SUBJECT_ENV]
+    if env.get(subject_env):
+        return env[subject_env]
     try:
         return getpass.getuser()
     except (KeyError, OSError, ImportError):  # no passwd entry for the uid
@@ -190,7 +239,8 @@ class CredentialFetcher(object):
 
     ``params``: catalog (a routing.Catalog), values (placeholder values), subject, subject_type,
     policy (gate options), access ({entry id: [subjects]}), allow_ungated, login_lane
-    (fail|pointer), openbao (connection options), audit_log, host, job_id.
+    (fail|pointer), openbao (connection options), signer (the signer's ``openbao`` options, only to
+    recognise its token), audit_log, host, job_id.
     """
 
     def __init__(self, params, env=None):
@@ -198,7 +248,7 @@ class CredentialFetcher(object):
         self.env = os.environ if env is None else env
         self.catalog = params['catalog']
         self.values = placeholder_values(placeholders=params.get('values') or {})
-        self.subject = default_subject(params.get('subject'), self.env)
+        self.subject = default_subject(params.get('subject'), self.env, (params.get('policy') or {}).get('subject_env'))
         self.subject_type = subject_type_of(self.subject, params.get('subject_type'))
         self.audit = AuditLog(params.get('audit_log'))
         self.warnings = []
@@ -250,9 +300,17 @@ class CredentialFetcher(object):
                 'exists. The collection fetches only as the caller and never uses a token it is configured '
                 'with (warden_openbao).' + hint)
 
+    @staticmethod
+    def _signer_token_refusal(source, signer):
+        return ('the OpenBao token in %s is the collection\'s signing token (the same as %s): a credential is '
+                'fetched only as the caller, never as the collection (G1). Keep the signing token in %s (the '
+                'AWX credential type "netkingdom.warden OpenBao" injects it there) and give the fetch your own '
+                'token in BAO_TOKEN or VAULT_TOKEN' % (source, signer, SIGNER_TOKEN_ENV))
+
     def gate(self, route):
         """Decide the read; return the Decision. Refuses on deny, outage and an unacknowledged off gate."""
-        settings = GateSettings(self.params.get('policy'), env=self.env)
+        # a fetch always fails closed: fail_closed false is not taken (nor refused) here
+        settings = GateSettings(dict(self.params.get('policy') or {}, fail_closed=True), env=self.env)
         if settings.mode == 'off' and not self.params.get('allow_ungated'):
             raise self._refuse('the policy gate is off (policy.mode off): a credential fetch is gated (G3); '
                                'set allow_ungated: true to fetch ungated on purpose', route, reason='policy_gate_off')
@@ -300,9 +358,13 @@ class CredentialFetcher(object):
                                     route=route)
         kv = parse_kv_command(route['fetch_command'])
         _check_path_template(route, kv)
-        token, dummy = caller_token(self.env)
+        token, source = caller_token(self.env)
         if not token:
             raise self._refuse(self._no_token(route), route, reason='caller_auth_missing')
+        signer = [name for name, value in signer_token_sources(self.params.get('signer'), self.env)
+                  if same_token(token, value)]
+        if signer:
+            raise self._refuse(self._signer_token_refusal(source, signer[0]), route, reason='caller_token_is_signer')
         read = 'field %s of %s/data/%s' % (kv['field'], kv['mount'], kv['path'])
         self._record(route, 'fetched', 'credential_read_allowed; %s version 0' % read, check=True)  # refused: stop here
         decision = self.gate(route)

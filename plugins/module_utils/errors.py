@@ -35,7 +35,14 @@ class ValidationError(WardenError):
 
 
 class PolicyUnavailable(WardenError):
-    """The remote policy decision point could not give a usable answer."""
+    """The remote policy decision point could not be asked: no connection, a timeout, a cut
+    connection or an HTTP 5xx. The only failure ``policy.fail_closed: false`` may open."""
+
+
+class PolicyAnswerInvalid(PolicyUnavailable):
+    """The PDP answered, but not with a usable decision: an HTTP status other than 2xx and 5xx,
+    a body that is not JSON, not a decision envelope, or an allow without an id. Always a deny:
+    a PDP that refuses (401, 403) or an answer nobody can read is never failed open."""
 
 
 class SigningError(WardenError):

@@ -3,9 +3,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTP client for a flex-auth policy decision point (``/v1/check``).
 
-Every failure (connection refused, timeout, non-2xx, cut connection, a body
-that is not JSON) becomes PolicyUnavailable; the caller decides what
-fail_closed means. Messages never carry the bearer token or a response body.
+Two kinds of failure, kept apart because only one may ever be failed open:
+
+- PolicyUnavailable: the PDP could not be asked (connection refused or cut, TLS failure, timeout,
+  HTTP 5xx), after ``retries`` retries. ``policy.fail_closed: false`` may turn this into an allow.
+- PolicyAnswerInvalid: the PDP answered, and the answer is a refusal or unreadable (any other
+  non-2xx status such as 400, 401, 403 or a redirect; a body that is not JSON or cannot be
+  decoded). Never retried, never failed open: a 403 must not become an allow.
+
+Messages never carry the bearer token or a response body.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +22,11 @@ import os
 import ssl
 import time
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable, ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
+    PolicyAnswerInvalid,
+    PolicyUnavailable,
+    ValidationError,
+)
 
 try:
     from importlib.util import find_spec
@@ -124,19 +134,20 @@ class FlexAuthClient(object):
                 last = 'connection failed (%s)' % type(exc).__name__
                 continue
             except httpx.RequestError as exc:
-                # Not a transport error but still no usable answer, e.g. DecodingError for
-                # "Content-Encoding: gzip" with a body that is not gzip.
-                last = 'unusable answer (%s)' % type(exc).__name__
-                continue
+                # Not a transport error: the PDP answered something that cannot be read, e.g.
+                # DecodingError for "Content-Encoding: gzip" with a body that is not gzip.
+                raise PolicyAnswerInvalid('%s %s answered a body that cannot be decoded (%s)'
+                                          % (method, self.display + path, type(exc).__name__))
             if response.status_code >= 500:
                 last = 'HTTP %d' % response.status_code
                 continue
             if not 200 <= response.status_code < 300:
-                raise PolicyUnavailable('%s %s answered HTTP %d' % (method, self.display + path, response.status_code))
+                raise PolicyAnswerInvalid('%s %s answered HTTP %d' % (method, self.display + path,
+                                                                      response.status_code))
             try:
                 return response.json()
             except ValueError:
-                raise PolicyUnavailable('%s %s answered a body that is not JSON' % (method, self.display + path))
+                raise PolicyAnswerInvalid('%s %s answered a body that is not JSON' % (method, self.display + path))
         raise PolicyUnavailable('%s %s failed after %d attempt(s): %s'
                                 % (method, self.display + path, self.retries + 1, last))
 
@@ -147,7 +158,8 @@ class FlexAuthClient(object):
         data = self._request('POST', '/v1/batch-check', {'requests': list(requests)})
         decisions = data.get('decisions') if isinstance(data, dict) else None
         if not isinstance(decisions, list) or len(decisions) != len(requests):
-            raise PolicyUnavailable('POST %s/v1/batch-check answered without one decision per request' % self.display)
+            raise PolicyAnswerInvalid('POST %s/v1/batch-check answered without one decision per request'
+                                      % self.display)
         return decisions
 
     def healthz(self):

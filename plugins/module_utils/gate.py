@@ -4,11 +4,13 @@
 """The policy gate: request builder, embedded evaluator, decision envelopes.
 
 The request and envelope follow the flex-auth ``POST /v1/check`` contract used
-by ops-warden. The embedded evaluator implements the flex-auth ops-warden
-signing package rule for rule, so ``embedded`` and ``flex_auth`` modes give the
-same effect and reason for the same request and registry. Requests for a
+by ops-warden. The embedded evaluator implements the published Rego package
+(policy/flex-auth/ops_warden_ssh_signing.rego) rule for rule and in the same
+order, so ``embedded`` and ``flex_auth`` modes give the same effect, reason and
+failing rule for the same request and registry (tests/integration/test_rego_parity.py
+checks it against that Rego on a real Rego engine). Requests for a
 ``credential-lane`` resource (action ``read``, a credential fetch as the caller) are
-decided by the credential-read rules (``_credential_deny_reason``) instead.
+decided by the credential-read rules (``_credential_checks``) instead.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,60 +18,84 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import secrets
+import hashlib
+import math
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     ACTION,
     CREDENTIAL_ACTION,
+    CREDENTIAL_POLICY_ID,
     CREDENTIAL_RESOURCE_TYPE,
     DEFAULT_TENANT,
+    POLICY_ID,
     RESOURCE_TYPE,
+    IAM_PREFIX,
     SYSTEM,
+    canonical_json,
     resource_id,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES
 
 POLICY_VERSION = 'ops-warden-sign/1'
 EVALUATOR = 'netkingdom.warden.embedded'
 
 ALLOW_REASON = 'signing_policy_matched'
-UNAVAILABLE = 'policy_unavailable'
+UNAVAILABLE = 'policy_unavailable'      # the PDP could not be asked (fail_closed: false may allow)
+INVALID_ANSWER = 'policy_answer_invalid'  # the PDP refused or answered nonsense: always a deny
 GATE_OFF = 'policy_gate_off'
 
-# Deny reasons, in the order the rules are evaluated (first failing rule wins).
-DENY_REASONS = (
-    'action_not_allowed',
-    'system_mismatch',
-    'resource_type_mismatch',
-    'tenant_mismatch',
-    'unknown_actor_resource',
-    'subject_not_allowed',
-    'actor_type_mismatch',
-    'ttl_out_of_bounds',
-    'principals_empty',
-    'principals_not_allowed',
-    'pubkey_fingerprint_missing',
+# The flex-auth ops-warden signing package (policy/flex-auth/ops_warden_ssh_signing.rego): its
+# rules in the order they are evaluated, each with the reason a deny carries. The first rule
+# that does not hold decides; its name is the envelope's ``rule``. principals_allowed has two
+# reasons (an empty list, or a principal the actor does not have).
+SIGN_RULES = (
+    ('valid_action', 'action_not_allowed'),
+    ('valid_system', 'system_mismatch'),
+    ('valid_resource_type', 'resource_type_mismatch'),
+    ('valid_tenant', 'tenant_mismatch'),
+    ('actor_resource_exists', 'unknown_actor_resource'),
+    ('valid_actor_type', 'actor_type_mismatch'),
+    ('subject_type_matches_context', 'actor_type_mismatch'),
+    ('actor_type_matches_resource', 'actor_type_mismatch'),
+    ('resource_id_matches_actor', 'subject_not_allowed'),
+    ('subject_id_allowed', 'subject_not_allowed'),
+    ('valid_ttl', 'ttl_out_of_bounds'),
+    ('has_pubkey_fingerprint', 'pubkey_fingerprint_missing'),
+    ('principals_allowed', 'principals_empty'),
+    ('principals_allowed', 'principals_not_allowed'),
 )
+DENY_REASONS = tuple(sorted(set(reason for dummy, reason in SIGN_RULES)))
+FINGERPRINT_BLANKS = ' \t\r\n'  # what a fingerprint may not consist of (the Rego trims the same)
 
 
-# The credential-read package: requests whose resource.type is ``credential-lane`` (a fetch
-# as the caller from a routing catalog lane, see routing.py / credential_access.py).
+# The credential-read package (policy/flex-auth/ops_warden_credential_read.rego): requests whose
+# resource.type is ``credential-lane`` (a fetch as the caller from a routing catalog lane, see
+# routing.py / credential_access.py).
 CREDENTIAL_POLICY_VERSION = 'ops-warden-credential-read/1'
 CREDENTIAL_ALLOW_REASON = 'credential_read_allowed'
-CREDENTIAL_DENY_REASONS = (
-    'action_not_allowed',
-    'system_mismatch',
-    'tenant_mismatch',
-    'unknown_credential_lane',
-    'credential_context_mismatch',
-    'subject_not_allowed',
+CREDENTIAL_RULES = (
+    ('valid_action', 'action_not_allowed'),
+    ('valid_system', 'system_mismatch'),
+    ('valid_tenant', 'tenant_mismatch'),
+    ('lane_exists', 'unknown_credential_lane'),
+    ('context_matches_lane', 'credential_context_mismatch'),
+    ('subject_allowed', 'subject_not_allowed'),
 )
+CREDENTIAL_DENY_REASONS = tuple(sorted(set(reason for dummy, reason in CREDENTIAL_RULES)))
 SIGN_RULE_PREFIX = 'ops_warden.sign.'
 CREDENTIAL_RULE_PREFIX = 'ops_warden.credential_read.'
 
 
-def new_decision_id():
-    return 'decision:' + secrets.token_hex(8)
+def decision_id(request, registry_digest, policy_version=POLICY_VERSION):
+    """The embedded gate's decision id: derived from the canonical request, the registry digest and
+    the policy version, so the same request against the same registry always gets the same id.
+
+    It names a decision (this request, this registry, this policy), not a signing: two signings of
+    the same request share it; the certificate serial tells them apart.
+    """
+    text = canonical_json({'policy': policy_version, 'registry': registry_digest, 'request': request})
+    return 'decision:' + hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:16]
 
 
 def utc_now_text():
@@ -134,67 +160,85 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _deny_reason(request, index):
-    """Apply the ops-warden signing rules; return the first failing reason or None."""
+def requested_ttl_hours(value, field='ttl_hours'):
+    """A requested TTL as a number, for the gate to judge: any finite number passes (0, negative and
+    above the type maximum too: the gate denies them ``ttl_out_of_bounds``, with a decision)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValidationError([(field, 'must be a number of hours, got %r' % value)], what='options')
+    if not _is_number(value):
+        raise ValidationError([(field, 'must be a number of hours, got %s' % type(value).__name__)], what='options')
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise ValidationError([(field, 'must be a finite number of hours')], what='options')
+    return int(value) if float(value).is_integer() and abs(value) < 2 ** 53 else value
+
+
+def ttl_within_bounds(ttl, actor_type):
+    """The one TTL rule (gate, signer, registry): 0 < ttl <= the actor type's maximum."""
+    return _is_number(ttl) and actor_type in ACTOR_TYPES and 0 < ttl <= ACTOR_TYPES[actor_type]
+
+
+def _sign_checks(request, index):
+    """Each signing rule as (rule, reason, holds), lazily and in order (see SIGN_RULES)."""
     subject = request['subject']
     resource = request['resource']
     context = request.get('context') or {}
     tenant = request.get('tenant', DEFAULT_TENANT)
-
-    if request['action'] != ACTION:
-        return 'action_not_allowed'
-    if resource.get('system') != SYSTEM:
-        return 'system_mismatch'
-    if resource.get('type') != RESOURCE_TYPE:
-        return 'resource_type_mismatch'
-    if tenant not in index.tenants:
-        return 'tenant_mismatch'
     res = index.resources.get(resource['id'])
-    if res is None:
-        return 'unknown_actor_resource'
-    if res['tenant'] != tenant:
-        return 'tenant_mismatch'
-    if subject['id'] not in res['allowed_subjects']:
-        return 'subject_not_allowed'
-    if subject.get('type') != res['actor_type'] or context.get('actor_type') != res['actor_type']:
-        return 'actor_type_mismatch'
+    yield 'valid_action', request['action'] == ACTION
+    yield 'valid_system', resource.get('system') == SYSTEM
+    yield 'valid_resource_type', resource.get('type') == RESOURCE_TYPE
+    yield 'valid_tenant', tenant in index.tenants and (res is None or res['tenant'] == tenant)
+    yield 'actor_resource_exists', res is not None
+    actor, actor_type = res['actor'], res['actor_type']
+    yield 'valid_actor_type', _known(subject.get('type'), ACTOR_TYPES)
+    yield 'subject_type_matches_context', subject.get('type') == context.get('actor_type')
+    yield 'actor_type_matches_resource', context.get('actor_type') == actor_type
+    named = index.actor_subjects.get(subject['id'])
+    yield 'resource_id_matches_actor', (subject['id'] in res['allowed_subjects'] or named is None
+                                        or resource['id'] == resource_id(named))
+    yield 'subject_id_allowed', subject['id'] in (actor, IAM_PREFIX + actor) or subject['id'] in res['allowed_subjects']
     ttl = context.get('ttl_hours')
-    if not _is_number(ttl) or not 0 < ttl <= res['max_ttl_hours']:
-        return 'ttl_out_of_bounds'
-    principals = context.get('principals')
-    if not isinstance(principals, list) or not principals:
-        return 'principals_empty'
-    if not all(isinstance(p, str) and p in res['principals'] for p in principals):
-        return 'principals_not_allowed'
+    yield 'valid_ttl', _is_number(ttl) and 0 < ttl <= res['max_ttl_hours']
     fingerprint = context.get('pubkey_fingerprint')
-    if not isinstance(fingerprint, str) or not fingerprint.strip():
-        return 'pubkey_fingerprint_missing'
-    return None
+    yield 'has_pubkey_fingerprint', isinstance(fingerprint, str) and fingerprint.strip(FINGERPRINT_BLANKS) != ''
+    principals = context.get('principals')
+    yield 'principals_allowed:principals_empty', isinstance(principals, list) and len(principals) > 0
+    yield 'principals_allowed:principals_not_allowed', all(_known(p, res['principals']) for p in principals)
 
 
-def _credential_deny_reason(request, index):
-    """The credential-read rules (resource.type credential-lane); first failing reason or None."""
+def _known(value, table):
+    return isinstance(value, str) and value in table
+
+
+def _credential_checks(request, index):
+    """Each credential-read rule as (rule, holds), lazily and in order (see CREDENTIAL_RULES)."""
     subject = request['subject']
     resource = request['resource']
     context = request.get('context') or {}
     tenant = request.get('tenant', DEFAULT_TENANT)
+    lane = index.lanes.get(resource['id'])
+    yield 'valid_action', request['action'] == CREDENTIAL_ACTION
+    yield 'valid_system', resource.get('system') == SYSTEM
+    yield 'valid_tenant', tenant in index.tenants and (lane is None or lane['tenant'] == tenant)
+    yield 'lane_exists', lane is not None
+    yield 'context_matches_lane', all(context.get(key) == lane[key] for key in ('need_id', 'lane', 'owner_repo'))
+    yield 'subject_allowed', subject['id'] in lane['allowed_subjects']
 
-    if request['action'] != CREDENTIAL_ACTION:
-        return 'action_not_allowed'
-    if resource.get('system') != SYSTEM:
-        return 'system_mismatch'
-    if tenant not in index.tenants:
-        return 'tenant_mismatch'
-    lane = getattr(index, 'lanes', {}).get(resource['id'])
-    if lane is None:
-        return 'unknown_credential_lane'
-    if lane['tenant'] != tenant:
-        return 'tenant_mismatch'
-    for key in ('need_id', 'lane', 'owner_repo'):
-        if context.get(key) != lane[key]:
-            return 'credential_context_mismatch'
-    if subject['id'] not in lane['allowed_subjects']:
-        return 'subject_not_allowed'
+
+def first_denial(checks, rules):
+    """``(rule, reason)`` of the first check that does not hold, or None (an allow)."""
+    reasons = dict(rules)
+    for name, holds in checks:
+        if not holds:
+            rule, dummy, reason = name.partition(':')
+            return rule, reason or reasons[rule]
     return None
 
 
@@ -209,24 +253,29 @@ def evaluate(request, index, mode='embedded'):
     if problem:
         raise ValidationError([('request', problem)], what='policy request')
     if is_credential_request(request):
-        reason = _credential_deny_reason(request, index)
+        denial = first_denial(_credential_checks(request, index), CREDENTIAL_RULES)
         allow_reason, prefix, version = CREDENTIAL_ALLOW_REASON, CREDENTIAL_RULE_PREFIX, CREDENTIAL_POLICY_VERSION
+        policy_id = CREDENTIAL_POLICY_ID
     else:
-        reason = _deny_reason(request, index)
-        allow_reason, prefix, version = ALLOW_REASON, SIGN_RULE_PREFIX, POLICY_VERSION
+        denial = first_denial(_sign_checks(request, index), SIGN_RULES)
+        allow_reason, prefix, version, policy_id = ALLOW_REASON, SIGN_RULE_PREFIX, POLICY_VERSION, POLICY_ID
+    rule, reason = denial or (None, None)
     envelope = {
-        'id': new_decision_id(),
+        'id': decision_id(request, index.digest, version),
         'effect': 'deny' if reason else 'allow',
         'reason': reason or allow_reason,
         'matched_rule': prefix + ('deny.' + reason if reason else 'allow'),
         'provenance': {
             'evaluator': EVALUATOR,
             'mode': mode,
+            'policy_id': policy_id,
             'policy_version': version,
             'decision_time': utc_now_text(),
             'registry_digest': index.digest,
         },
     }
+    if rule:
+        envelope['rule'] = rule
     if isinstance(request.get('request_id'), str):
         envelope['request_id'] = request['request_id']
     return envelope
@@ -236,9 +285,10 @@ class Decision(object):
     """What every caller of the gate gets back, whatever the mode."""
 
     def __init__(self, allowed, reason, decision_id=None, envelope=None, mode='embedded',
-                 detail=None, warnings=None):
+                 detail=None, warnings=None, rule=None):
         self.allowed = allowed
         self.reason = reason
+        self.rule = rule
         self.decision_id = decision_id
         self.envelope = envelope
         self.mode = mode
@@ -254,6 +304,7 @@ class Decision(object):
             'allowed': self.allowed,
             'effect': self.effect,
             'reason': self.reason,
+            'rule': self.rule,
             'decision_id': self.decision_id,
             'mode': self.mode,
             'detail': self.detail,
@@ -264,6 +315,8 @@ class Decision(object):
         if self.allowed:
             return 'policy allowed signing for %s (%s)' % (actor, self.decision_id or self.reason)
         text = 'policy denied signing for %s: %s' % (actor, self.reason)
+        if self.rule:
+            text += ' (rule %s)' % self.rule
         if self.detail:
             text += ' (%s)' % self.detail
         if self.decision_id:
@@ -272,7 +325,9 @@ class Decision(object):
 
 
 def envelope_to_decision(envelope, mode):
-    """Normalise a decision envelope. Raises ValueError when it is unusable."""
+    """Normalise a decision envelope. Raises ValueError when it is unusable (not an object, an
+    effect other than allow/deny, an allow without an id): the gate makes that a deny with
+    reason ``policy_answer_invalid``, which ``fail_closed: false`` never opens."""
     if not isinstance(envelope, dict):
         raise ValueError('the decision is not a JSON object')
     effect = envelope.get('effect')
@@ -288,4 +343,5 @@ def envelope_to_decision(envelope, mode):
         if not decision_id:
             raise ValueError('an allow without a decision id or request_id cannot be recorded')
         return Decision(True, reason, decision_id, envelope, mode)
-    return Decision(False, reason, decision_id or None, envelope, mode)
+    rule = envelope.get('rule') if isinstance(envelope.get('rule'), str) else None
+    return Decision(False, reason, decision_id or None, envelope, mode, rule=rule)

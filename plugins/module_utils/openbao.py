@@ -47,6 +47,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth imp
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import CERT_SUFFIX, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 try:
     from importlib.util import find_spec
@@ -66,7 +67,10 @@ DEFAULT_ROLE_MAP = (('adm', 'adm-role'), ('agt', 'agt-role'), ('atm', 'atm-role'
 OPENBAO_OPTIONS = {
     'url': (None, ['BAO_ADDR', 'VAULT_ADDR'], 'str'),
     'auth_method': ('token', ['WARDEN_OPENBAO_AUTH_METHOD'], 'str'),
-    'token': (None, ['BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
+    # WARDEN_OPENBAO_TOKEN first: the collection's signing token has a variable of its own, so it is never
+    # taken for "the caller's own token" (BAO_TOKEN / VAULT_TOKEN) by the credential lookup.
+    'token': (None, ['WARDEN_OPENBAO_TOKEN', 'BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
+    'token_env': (None, [], 'str'),
     'role_id': (None, ['BAO_ROLE_ID', 'VAULT_ROLE_ID'], 'str'),
     'secret_id': (None, ['BAO_SECRET_ID', 'VAULT_SECRET_ID'], 'str'),
     'jwt': (None, ['WARDEN_OPENBAO_JWT'], 'str'),
@@ -82,9 +86,16 @@ OPENBAO_OPTIONS = {
     'timeout': (10.0, ['BAO_CLIENT_TIMEOUT', 'VAULT_CLIENT_TIMEOUT'], 'duration'),
     'retries': (2, ['BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES'], 'int'),
     'mount': ('ssh', ['WARDEN_OPENBAO_MOUNT'], 'str'),
+    # The host CA's own mount (OpenBao's two-mount layout); default: the user CA's mount.
+    'host_mount': (None, ['WARDEN_OPENBAO_HOST_MOUNT'], 'str'),
     'role_map': (None, ['WARDEN_OPENBAO_ROLE_MAP'], 'dict'),
     'host_role': ('host-role', ['WARDEN_OPENBAO_HOST_ROLE'], 'str'),
+    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
 }
+# The role_map key that names the host role (the same as host_role).
+HOST_ROLE_KEY = 'host'
+# OpenBao's answer to a sign request with key_id on a role without allow_user_key_ids: nothing was signed.
+KEY_ID_REFUSED = 'setting key_id is not allowed by role'
 # Environment variables that mean the opposite of their option.
 INVERTED_ENV = frozenset(['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'])
 SECRET_OPENBAO_OPTIONS = ('token', 'secret_id', 'jwt', 'password')
@@ -96,6 +107,7 @@ ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'du
 
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
 DURATION_UNITS = {None: 1.0, 's': 1.0, 'ms': 0.001, 'm': 60.0, 'h': 3600.0}
 CERT_TYPES = ('user', 'host')
@@ -103,6 +115,24 @@ BACKOFF = 0.2
 # HTTP method -> the policy capabilities that allow it (for permission-denied messages).
 ADMIN_CAPABILITIES = {'get': ('read',), 'list': ('list',), 'post': ('create', 'update'),
                       'put': ('create', 'update'), 'patch': ('patch',), 'delete': ('delete',)}
+
+
+def split_host_role(role_map, host_role, host_role_given, prefix=''):
+    """``(actor role map, host role, problems)``: ``role_map.host`` is another name for ``host_role``.
+
+    ops-warden keeps every role name in one map; the collection also has ``host_role``. Both may be
+    given when they agree; the actor-type map returned never holds the ``host`` key.
+    """
+    role_map = dict(role_map or {})
+    problems = []
+    if HOST_ROLE_KEY in role_map:
+        named = role_map.pop(HOST_ROLE_KEY)
+        if host_role_given and named != host_role:
+            problems.append(('%srole_map.host' % prefix, 'names the host role %r, but %shost_role says %r: give '
+                             'one of them' % (named, prefix, host_role)))
+        else:
+            host_role = named
+    return role_map, host_role, problems
 
 
 class OpenBaoRequestError(OpenBaoError):
@@ -214,7 +244,10 @@ class OpenBaoSettings(object):
             raise ValidationError([('openbao.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(OPENBAO_OPTIONS)))
                                    for k in unknown], what=WHAT)
         self.sources = {}
+        token_env = options.get('token_env')
         for name, (default, env_names, kind) in OPENBAO_OPTIONS.items():
+            if name == 'token' and isinstance(token_env, str) and ENV_NAME_RE.match(token_env):
+                env_names = [token_env] + [e for e in env_names if e != token_env]  # ops-warden's vault.token_env
             value, source = options.get(name), 'option'
             if value is None:
                 for env_name in env_names:
@@ -239,28 +272,38 @@ class OpenBaoSettings(object):
     def _normalize(self):
         if isinstance(self.url, str):
             self.url = self.url.strip().rstrip('/')
-        for name in ('mount', 'mount_point', 'namespace'):
+        for name in ('mount', 'host_mount', 'mount_point', 'namespace'):
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, value.strip().strip('/') or None)
+        if self.host_mount is None:
+            self.host_mount = self.mount
         if isinstance(self.auth_method, str):
             self.auth_method = self.auth_method.strip().lower()
         role_map = dict(DEFAULT_ROLE_MAP)
         role_map.update(self.role_map or {})
-        self.role_map = role_map
+        self.role_map, self.host_role, self._host_problems = split_host_role(
+            role_map, self.host_role, self.sources.get('host_role') != 'default', 'openbao.')
 
     def _problems(self):
         problems = []
         if not self.url:
             problems.append(('openbao.url', 'is required: the OpenBao API address, e.g. '
                              'https://openbao.example.internal:8200%s' % self.env_hint('url')))
-        elif not self.url.startswith(('http://', 'https://')) or not urlsplit(self.url).hostname:
-            problems.append(('openbao.url', 'must be an http:// or https:// address with a host name'))
+        elif url_problem(self.url, self.allow_insecure_http, 'openbao.allow_insecure_http'):
+            problems.append(('openbao.url', url_problem(self.url, self.allow_insecure_http,
+                                                        'openbao.allow_insecure_http')))
+        if self.token_env is not None and not ENV_NAME_RE.match(self.token_env):
+            problems.append(('openbao.token_env', 'must be the name of an environment variable (letters, digits '
+                             'and _), got %r' % (self.token_env,)))
         if self.auth_method not in AUTH_METHODS:
             problems.append(('openbao.auth_method', 'must be one of %s, got %r'
                              % (', '.join(sorted(AUTH_METHODS)), self.auth_method)))
         if not self.mount or not PATH_RE.match(self.mount):
             problems.append(('openbao.mount', 'must be a mount path such as "ssh" or "team/ssh"'))
+        if not self.host_mount or not PATH_RE.match(self.host_mount):
+            problems.append(('openbao.host_mount', 'must be a mount path such as "ssh-host-signer"'))
+        problems.extend(self._host_problems)
         if self.mount_point and not PATH_RE.match(self.mount_point):
             problems.append(('openbao.mount_point', 'must be an auth mount path such as "approle"'))
         if self.namespace and not PATH_RE.match(self.namespace):
@@ -270,7 +313,7 @@ class OpenBaoSettings(object):
         for key in sorted(self.role_map, key=str):
             role = self.role_map[key]
             if key not in ACTOR_TYPES:
-                problems.append(('openbao.role_map.%s' % key, 'is not an actor type (adm, agt, atm)'))
+                problems.append(('openbao.role_map.%s' % key, 'is not an actor type (adm, agt, atm) or host'))
             elif not isinstance(role, str) or not NAME_RE.match(role):
                 problems.append(('openbao.role_map.%s' % key, 'must be an OpenBao SSH role name'))
         if self.ca_cert and not os.path.exists(self.ca_cert):
@@ -279,6 +322,8 @@ class OpenBaoSettings(object):
 
     def env_hint(self, name):
         names = OPENBAO_OPTIONS[name][1]
+        if name == 'token' and self.token_env and ENV_NAME_RE.match(self.token_env):
+            names = [self.token_env] + [e for e in names if e != self.token_env]
         if not names:
             return ''
         return ' (or set %s)' % ' / '.join(names)
@@ -312,12 +357,43 @@ class _Session(object):
 _SESSIONS = {}
 _SESSIONS_LOCK = threading.Lock()
 _LIBS = {}
+# (url, mount, role) of roles that refused a key_id in this process, and warnings not shown yet.
+_KEY_ID_REFUSED = set()
+_PENDING_WARNINGS = []
+_KEY_ID_LOCK = threading.Lock()
+
+
+def _is_key_id_refusal(errors):
+    return any(KEY_ID_REFUSED in str(error).lower() for error in errors or ())
+
+
+def key_id_refused(url, mount, role):
+    """Whether ``<mount>/sign/<role>`` at ``url`` refused a key_id earlier in this process."""
+    with _KEY_ID_LOCK:
+        return (url, mount, role) in _KEY_ID_REFUSED
+
+
+def _remember_key_id_refused(url, mount, role):
+    with _KEY_ID_LOCK:
+        if (url, mount, role) in _KEY_ID_REFUSED:
+            return
+        _KEY_ID_REFUSED.add((url, mount, role))
+        # No host or actor in the text: the controller shows a warning once per run, however many forks repeat it.
+        _PENDING_WARNINGS.append(
+            'OpenBao role %s on %s/ does not allow key ids (allow_user_key_ids is false): certificates are signed '
+            'without the collection\'s key id, OpenBao names them itself, and the audit log links each one to its '
+            'policy decision through its serial. To keep decision ids in the key id sshd logs, allow it: '
+            'bao write %s/roles/%s allow_user_key_ids=true (with the role\'s other fields), or let '
+            'netkingdom.warden.openbao_ssh_ca manage the role' % (role, mount, mount, role))
 
 
 def reset_sessions():
     """Forget every cached client and token (tests; or after credentials changed)."""
     with _SESSIONS_LOCK:
         _SESSIONS.clear()
+    with _KEY_ID_LOCK:
+        _KEY_ID_REFUSED.clear()
+        del _PENDING_WARNINGS[:]
 
 
 def _libs():
@@ -502,8 +578,8 @@ class OpenBaoSigner(object):
         hands the token to every later task, so many hosts do not mean many logins.
         """
         self.login()
-        keep = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'mount', 'role_map',
-                'host_role')
+        keep = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'mount', 'host_mount',
+                'role_map', 'host_role')
         options = dict((name, getattr(self.settings, name)) for name in keep)
         options.update(auth_method='token', token=self._session.token)
         return options
@@ -521,24 +597,55 @@ class OpenBaoSigner(object):
     def host_role(self):
         return self.settings.host_role
 
-    def sign(self, role, public_key, principals, ttl_seconds, cert_type='user', key_id=None):
-        """Sign ``public_key`` with ``<mount>/sign/<role>``; return ``{'signed_key', 'serial_number', 'issuer_id'}``.
+    @property
+    def host_mount(self):
+        return self.settings.host_mount
 
-        ``ttl_seconds`` above the role's max_ttl is refused by OpenBao (never clamped). Not
-        idempotent: a retried request may have issued a certificate that stays unused.
+    def sign(self, role, public_key, principals, ttl_seconds, cert_type='user', key_id=None, mount=None):
+        """Sign ``public_key`` with ``<mount>/sign/<role>``; return ``{'signed_key', 'serial_number', 'issuer_id',
+        'key_id_sent'}``.
+
+        ``mount`` defaults to ``openbao.mount``. ``ttl_seconds`` above the role's max_ttl is refused by
+        OpenBao (never clamped). Not idempotent: a retried request may have issued a certificate that
+        stays unused.
+
+        ``key_id`` is sent where the role allows it. A role without ``allow_user_key_ids`` (the runbook's
+        roles) answers HTTP 400 "setting key_id is not allowed by role" and signs nothing: the request is
+        sent once more without it, OpenBao names the key id itself, and this process remembers the role
+        (see ``key_id_refused``) so later requests go without it at once. ``take_warnings()`` then holds
+        one warning that says how to allow it.
         """
+        mount = mount or self.mount
         body = self._sign_body(role, public_key, principals, ttl_seconds, cert_type, key_id)
-        path = '%s/sign/%s' % (self.mount, role)
+        path = '%s/sign/%s' % (mount, role)
+        if 'key_id' in body and key_id_refused(self.settings.url, mount, role):
+            del body['key_id']
         try:
-            response = self._api('post', path, json=body)
+            try:
+                response = self._api('post', path, json=body)
+            except HttpStatusError as exc:
+                if not ('key_id' in body and exc.status == 400 and _is_key_id_refusal(exc.errors)):
+                    raise
+                # HTTP 400: nothing was signed, so this second request cannot produce a second certificate
+                _remember_key_id_refused(self.settings.url, mount, role)
+                del body['key_id']
+                response = self._api('post', path, json=body)
         except HttpStatusError as exc:
-            raise self._fail(self._sign_refused(exc, path, role, ttl_seconds, cert_type))
+            raise self._fail(self._sign_refused(exc, path, role, ttl_seconds, cert_type, mount))
         data = response_json(response, 'POST %s' % path).get('data') or {}
         signed = data.get('signed_key')
         if not isinstance(signed, str) or CERT_SUFFIX not in signed.split(' ', 1)[0]:
             raise self._fail('POST %s answered without a signed certificate (signed_key)' % path)
         return {'signed_key': signed.strip(), 'serial_number': data.get('serial_number'),
-                'issuer_id': data.get('issuer_id')}
+                'issuer_id': data.get('issuer_id'), 'key_id_sent': 'key_id' in body}
+
+    @staticmethod
+    def take_warnings():
+        """Warnings this process has not shown yet (each once), e.g. a role that refuses key ids."""
+        with _KEY_ID_LOCK:
+            pending = list(_PENDING_WARNINGS)
+            del _PENDING_WARNINGS[:]
+        return pending
 
     @staticmethod
     def _sign_body(role, public_key, principals, ttl_seconds, cert_type, key_id):
@@ -575,7 +682,8 @@ class OpenBaoSigner(object):
             body['key_id'] = key_id
         return body
 
-    def _sign_refused(self, exc, path, role, ttl_seconds, cert_type):
+    def _sign_refused(self, exc, path, role, ttl_seconds, cert_type, mount=None):
+        mount = mount or self.mount
         detail = '; '.join(exc.errors) or 'no details'
         low = detail.lower()
         if exc.status == 403:
@@ -584,31 +692,36 @@ class OpenBaoSigner(object):
                     'with a policy such as: path "%s" { capabilities = ["create", "update"] }' % (path, path, path))
         if exc.status == 404 or 'unknown role' in low or 'no handler for route' in low:
             return ('OpenBao has no SSH role %s on mount %s (%s): create the role, or fix openbao.role_map / '
-                    'openbao.host_role / openbao.mount' % (role, self.mount, detail))
+                    'openbao.host_role / openbao.mount / openbao.host_mount' % (role, mount, detail))
         if 'ttl' in low and ('larger than' in low or 'max' in low):
             match = re.search(r'(\d+)\s*$', detail)
             limit = ' (%ss)' % match.group(1) if match else ''
             return ('ttl %ds is above the max_ttl of role %s on %s%s: ask for at most the role\'s max_ttl; '
                     'OpenBao rejects longer certificates, it never clamps them (%s)'
-                    % (int(ttl_seconds), role, self.mount, limit, detail))
+                    % (int(ttl_seconds), role, mount, limit, detail))
         if 'valid_principals' in low or 'not a valid value' in low or 'not allowed' in low and 'principal' in low:
             what = 'allowed_domains' if cert_type == 'host' else 'allowed_users'
             return ('principal not allowed by role %s on %s: %s. Request only principals in the role\'s %s, '
-                    'or change the role' % (role, self.mount, detail, what))
+                    'or change the role' % (role, mount, detail, what))
         if 'cert_type' in low:
-            return 'role %s on %s does not sign %s certificates (%s)' % (role, self.mount, cert_type, detail)
+            return 'role %s on %s does not sign %s certificates (%s)' % (role, mount, cert_type, detail)
         if 'public_key' in low or 'public key' in low:
             return 'OpenBao refused the public key for %s: %s' % (path, detail)
         return 'OpenBao refused POST %s (HTTP %d): %s' % (path, exc.status, detail)
 
-    def ca_public_key(self):
-        """The mount's default CA public key, from the unauthenticated ``GET /v1/<mount>/public_key``."""
-        path = '%s/public_key' % self.mount
+    def ca_public_key(self, mount=None):
+        """The mount's default CA public key, from the unauthenticated ``GET /v1/<mount>/public_key``.
+
+        ``mount`` defaults to ``openbao.mount`` (the user CA); ``openbao.host_mount`` gives the host CA.
+        """
+        mount = mount or self.mount
+        path = '%s/public_key' % mount
         try:
             response = self._api('get', path, authenticated=False)
         except HttpStatusError as exc:
             raise self._fail('no SSH CA public key at %s/v1/%s (HTTP %d: %s): is the SSH engine mounted at '
-                             'openbao.mount with a CA configured (config/ca)?'
+                             'openbao.mount (openbao.host_mount for host certificates) with a CA configured '
+                             '(config/ca)?'
                              % (self.url, path, exc.status, '; '.join(exc.errors) or 'no details'))
         key = (response.text or '').strip()
         try:
@@ -618,14 +731,15 @@ class OpenBaoSigner(object):
                              'API address?' % (self.url, path))
         return key
 
-    def issuer_public_keys(self):
+    def issuer_public_keys(self, mount=None):
         """Every issuer's public key on the mount (``LIST <mount>/issuers``), default first.
 
         Hosts that trust all of them keep accepting certificates across a CA rotation. Each item
         is ``{'issuer_id', 'issuer_name', 'public_key', 'is_default'}``. Needs ``list`` on
-        ``<mount>/issuers``.
+        ``<mount>/issuers``. ``mount`` defaults to ``openbao.mount``.
         """
-        path = '%s/issuers' % self.mount
+        mount = mount or self.mount
+        path = '%s/issuers' % mount
         try:
             response = self._api('list', path)
         except HttpStatusError as exc:
@@ -634,7 +748,7 @@ class OpenBaoSigner(object):
                                  'of the mount; add to its policy: path "%s" { capabilities = ["list"] }'
                                  % (path, path, path))
             raise self._fail('cannot list the CA issuers of %s (HTTP %d: %s): is openbao.mount an SSH engine '
-                             'with a CA configured?' % (self.mount, exc.status, '; '.join(exc.errors) or 'no details'))
+                             'with a CA configured?' % (mount, exc.status, '; '.join(exc.errors) or 'no details'))
         data = response_json(response, 'LIST %s' % path).get('data') or {}
         info = data.get('key_info') or {}
         issuers = []
@@ -642,14 +756,14 @@ class OpenBaoSigner(object):
             entry = info.get(issuer_id) or {}
             key = (entry.get('public_key') or '').strip()
             if not key:  # older servers: the unauthenticated per-issuer endpoint
-                key = self._issuer_key(issuer_id)
+                key = self._issuer_key(issuer_id, mount)
             issuers.append({'issuer_id': issuer_id, 'issuer_name': entry.get('issuer_name') or '',
                             'public_key': key, 'is_default': bool(entry.get('is_default'))})
         issuers.sort(key=lambda i: (not i['is_default'], i['issuer_name'], i['issuer_id']))
         return issuers
 
-    def _issuer_key(self, issuer_id):
-        path = '%s/issuer/%s/public_key' % (self.mount, issuer_id)
+    def _issuer_key(self, issuer_id, mount):
+        path = '%s/issuer/%s/public_key' % (mount, issuer_id)
         try:
             return (self._api('get', path, authenticated=False).text or '').strip()
         except HttpStatusError as exc:

@@ -14,15 +14,16 @@ __metaclass__ = type
 
 import math
 import os
+import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
     ACTOR_TYPES,
     NAME_RE,
     actor_type_of,
-    parse_ttl_hours,
     resolve_actors,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
+    PolicyAnswerInvalid,
     PolicyUnavailable,
     ValidationError,
 )
@@ -30,11 +31,13 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import
 from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
     GATE_OFF,
+    INVALID_ANSWER,
     UNAVAILABLE,
     Decision,
     build_request,
     envelope_to_decision,
     evaluate,
+    requested_ttl_hours,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     DEFAULT_TENANT,
@@ -44,9 +47,15 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.registry import 
     load_snapshot_file,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 MODES = ('off', 'embedded', 'flex_auth')
 SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
+# The controller's consent to sign without a decision (mode off, or fail_closed false). Read from
+# the controller's environment only: no option, play variable or warden.yaml key can set it, so
+# inventory alone can never turn the gate off.
+UNGATED_ENV = 'WARDEN_ALLOW_UNGATED'
 
 # option name -> (default, environment variables, kind)
 POLICY_OPTIONS = {
@@ -63,6 +72,8 @@ POLICY_OPTIONS = {
     'validate_certs': (True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
     'timeout': (5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
     'retries': (2, ['WARDEN_POLICY_RETRIES'], 'int'),
+    'subject_env': (SUBJECT_ENV, [], 'str'),  # ops-warden's policy.subject_env: the variable naming the subject
+    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
 }
 SECRET_POLICY_OPTIONS = ('token',)
 
@@ -132,20 +143,44 @@ class GateSettings(object):
             value = default if value is None else _coerce(name, value, kind)
             setattr(self, name, value)
         problems = []
+        consent = env.get(UNGATED_ENV)
+        self.allow_ungated = parse_bool(consent) is True
+        if consent not in (None, '') and parse_bool(consent) is None:
+            problems.append((UNGATED_ENV, 'must be 1 or 0 (true or false), got %r' % (consent,)))
         if self.mode not in MODES:
             problems.append(('policy.mode', 'must be one of %s, got %r' % (', '.join(MODES), self.mode)))
         if self.mode == 'flex_auth':
             if not self.url:
                 problems.append(('policy.url', 'is required when policy.mode is flex_auth '
                                  '(or set WARDEN_POLICY_URL)'))
-            elif not self.url.startswith(('http://', 'https://')):
-                problems.append(('policy.url', 'must start with http:// or https://'))
+            elif url_problem(self.url, self.allow_insecure_http, 'policy.allow_insecure_http'):
+                problems.append(('policy.url', url_problem(self.url, self.allow_insecure_http,
+                                                           'policy.allow_insecure_http')))
+        if not ENV_NAME_RE.match(self.subject_env):
+            problems.append(('policy.subject_env', 'must be the name of an environment variable (letters, digits '
+                             'and _), got %r' % (self.subject_env,)))
         if bool(self.client_key) and not self.client_cert:
             problems.append(('policy.client_key', 'needs policy.client_cert'))
         if self.timeout <= 0:
             problems.append(('policy.timeout', 'must be greater than 0'))
         if problems:
             raise ValidationError(problems, what='policy settings')
+
+    def ungated_problems(self):
+        """``(field, message)`` for each setting that would sign without a decision while the
+        controller has not allowed it (``WARDEN_ALLOW_UNGATED``); empty when none."""
+        if self.allow_ungated:
+            return []
+        how = ('set %s=1 in the environment of ansible-playbook (in AWX: the flex-auth credential\'s '
+               '"allow ungated signing" input) to allow it, never from inventory' % UNGATED_ENV)
+        problems = []
+        if self.mode == 'off':
+            problems.append(('policy.mode', 'off signs without any policy check, which the controller has not '
+                             'allowed: use mode embedded or flex_auth, or %s' % how))
+        if self.mode == 'flex_auth' and not self.fail_closed:
+            problems.append(('policy.fail_closed', 'false signs without a decision while the PDP is unreachable, '
+                             'which the controller has not allowed: remove fail_closed: false, or %s' % how))
+        return problems
 
     def client_key_id(self):
         """Cache key for a reusable client (secrets only as part of an in-memory key)."""
@@ -181,7 +216,8 @@ def registry_index(settings, actors, lanes=None):
                                   what='policy settings')
         key = ('file', settings.registry, stat.st_mtime_ns, stat.st_size)
         if key not in _INDEXES:
-            _INDEXES[key] = RegistryIndex(load_snapshot_file(settings.registry))
+            warnings = []  # an old v1 file loads, converted, with a warning on every decision
+            _INDEXES[key] = RegistryIndex(load_snapshot_file(settings.registry, warnings=warnings), warnings)
         return _INDEXES[key]
     if not actors and not lanes:
         raise ValidationError([('policy.registry', 'embedded mode needs a registry snapshot (policy.registry) '
@@ -194,34 +230,48 @@ def registry_index(settings, actors, lanes=None):
 
 
 class Gate(object):
-    """Decides requests in the configured mode and applies fail_closed."""
+    """Decides requests in the configured mode and applies fail_closed.
+
+    Settings that sign without a decision (mode off, fail_closed false) are refused here unless
+    the controller allows them (``WARDEN_ALLOW_UNGATED``).
+    """
 
     def __init__(self, settings, actors=None, lanes=None):
+        problems = settings.ungated_problems()
+        if problems:
+            raise ValidationError(problems, what='policy settings')
         self.settings = settings
         self.mode = settings.mode
         self._index = registry_index(settings, actors, lanes) if self.mode == 'embedded' else None
         self._client = flex_auth_client(settings) if self.mode == 'flex_auth' else None
 
     def _unavailable(self, exc):
+        """The PDP failed: only a PDP that could not be asked may be failed open, never one that
+        answered with a refusal (4xx) or something unreadable."""
         detail = str(exc)
+        if isinstance(exc, PolicyAnswerInvalid):
+            return Decision(False, INVALID_ANSWER, None, None, self.mode, detail=detail)
         if self.settings.fail_closed:
             return Decision(False, UNAVAILABLE, None, None, self.mode, detail=detail)
         return Decision(True, UNAVAILABLE, None, None, self.mode, detail=detail, warnings=[
-            'policy decision point unavailable (%s); allowing because policy.fail_closed is false, '
-            'recorded with policy_decision_id null' % detail])
+            'policy decision point unavailable (%s); allowing because policy.fail_closed is false and %s is set '
+            'on the controller, recorded with policy_decision_id null' % (detail, UNGATED_ENV)])
 
     def _remote(self, envelope):
         try:
             return envelope_to_decision(envelope, self.mode)
         except ValueError as exc:
-            return self._unavailable(PolicyUnavailable('unusable decision: %s' % exc))
+            return self._unavailable(PolicyAnswerInvalid('unusable decision: %s' % exc))
 
     def check(self, request):
         if self.mode == 'off':
             return Decision(True, GATE_OFF, None, None, 'off',
-                            warnings=['policy gate is off: signing is not policy-checked'])
+                            warnings=['policy gate is off (%s is set on the controller): signing is not '
+                                      'policy-checked' % UNGATED_ENV])
         if self.mode == 'embedded':
-            return envelope_to_decision(evaluate(request, self._index), 'embedded')
+            decision = envelope_to_decision(evaluate(request, self._index), 'embedded')
+            decision.warnings.extend(self._index.warnings)
+            return decision
         try:
             envelope = self._client.check(request)
         except PolicyUnavailable as exc:
@@ -237,6 +287,24 @@ class Gate(object):
         except PolicyUnavailable as exc:
             return [self._unavailable(exc) for dummy in requests]
         return [self._remote(e) for e in envelopes]
+
+
+def subject_for(actor, record=None, subject=None, env=None, fleet=False, subject_env=None):
+    """The subject id a check for ``actor`` sends.
+
+    An explicit ``subject`` wins. A one-actor check (a lookup, policy_check, one ssh_cert task) then
+    takes the caller's IAM subject from ``WARDEN_POLICY_SUBJECT`` (or the variable
+    ``policy.subject_env`` names). A fleet run (``fleet=True``:
+    host_principals / sshd_trust signing many actors) never does: each actor gets its own, the
+    inventory's ``subject`` of that actor. Last, the actor name.
+    """
+    if subject:
+        return subject
+    env = os.environ if env is None else env
+    subject_env = subject_env or SUBJECT_ENV
+    if not fleet and env.get(subject_env):
+        return env[subject_env]
+    return (record or {}).get('subject') or actor
 
 
 def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_key=None,
@@ -258,14 +326,13 @@ def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_k
         raise ValidationError([('principals', 'must be a list')], what='options')
     if ttl_hours is None:
         ttl_hours = record['ttl_hours'] if record else ACTOR_TYPES[actor_type]
-    try:
-        ttl_hours = parse_ttl_hours(ttl_hours)
-    except ValueError as exc:
-        raise ValidationError([('ttl_hours', str(exc))], what='options')
+    # Any finite number goes to the gate: 0, negative or above the type maximum is its
+    # ttl_out_of_bounds deny (with a decision id and an audit line), not an options error.
+    ttl_hours = requested_ttl_hours(ttl_hours)
     if pubkey_fingerprint is None and public_key:
         pubkey_fingerprint = fingerprint(public_key)
-    subject = subject or env.get(SUBJECT_ENV) or actor
     settings = settings or GateSettings(env=env)
+    subject = subject_for(actor, record, subject, env, subject_env=settings.subject_env)
     return build_request(actor, actor_type, principals, ttl_hours, pubkey_fingerprint or '',
                          subject=subject, tenant=settings.tenant, system=settings.system)
 

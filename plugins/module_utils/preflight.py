@@ -173,14 +173,18 @@ def check_openbao(report, openbao, types, host_role=False, env=None):
                        % (' (standby node)' if health.get('standby') else ''))
     _check_token(report, settings, signer, types, host_role, OpenBaoError)
     if report.wanted('signing_ca'):
-        try:
-            key = signer.ca_public_key()
-        except (OpenBaoError, WardenError) as exc:
-            report.add('signing_ca', False, str(exc),
-                       'create the CA: ansible-playbook netkingdom.warden.openbao_ssh_ca (it never replaces an '
-                       'existing CA)')
-        else:
-            report.add('signing_ca', True, 'the SSH CA of %s/ is %s' % (settings.mount, _key_fingerprint(key)))
+        mounts = [settings.mount] + ([settings.host_mount] if host_role and settings.host_mount != settings.mount
+                                     else [])
+        for mount in mounts:
+            try:
+                key = signer.ca_public_key(mount)
+            except (OpenBaoError, WardenError) as exc:
+                report.add('signing_ca', False, str(exc),
+                           'create the CA: ansible-playbook netkingdom.warden.openbao_ssh_ca (it never replaces an '
+                           'existing CA)')
+            else:
+                report.add('signing_ca', True, 'the SSH %sCA of %s/ is %s' % (
+                    'host ' if mount != settings.mount else '', mount, _key_fingerprint(key)))
 
 
 def _check_token(report, settings, signer, types, host_role, error_class):
@@ -192,7 +196,10 @@ def _check_token(report, settings, signer, types, host_role, error_class):
     roles = [(t, settings.role_map.get(t)) for t in types]
     if host_role:
         roles.append(('host', settings.host_role))
-    paths = ['%s/sign/%s' % (settings.mount, role) for dummy, role in roles if role]
+
+    def sign_path(kind, role):  # the host role lives on the host CA's mount
+        return '%s/sign/%s' % (settings.host_mount if kind == 'host' else settings.mount, role)
+    paths = [sign_path(kind, role) for kind, role in roles if role]
     try:
         problems = auth_method_for(settings).problems()
         if problems:
@@ -218,7 +225,7 @@ def _check_token(report, settings, signer, types, host_role, error_class):
         report.skip('openbao_sign', 'no actor type in use (the inventory is empty or invalid)')
         return
     for kind, role in roles:
-        path = '%s/sign/%s' % (settings.mount, role)
+        path = sign_path(kind, role)
         held = caps.get(path) or []
         what = 'host certificates' if kind == 'host' else '%s certificates' % kind
         if 'root' in held or SIGN_CAPABILITY in held:
@@ -231,7 +238,8 @@ def _check_token(report, settings, signer, types, host_role, error_class):
             why = 'its capabilities on %s are [%s]' % (path, ', '.join(held) or 'none')
         report.add('openbao_sign', False, 'the token cannot sign %s: %s' % (what, why),
                    'add to the token\'s policy: path "%s" { capabilities = ["create", "update"] } '
-                   '(or fix openbao.role_map / openbao.mount when the role is named differently)' % path)
+                   '(or fix openbao.role_map / openbao.host_role / openbao.mount / openbao.host_mount when the role is '
+                   'named differently)' % path)
 
 
 def _key_fingerprint(line):
@@ -262,13 +270,18 @@ def check_local_ca(report, local_ca, env=None):
 
 def check_gate(report, policy, built, env=None):
     """flex-auth /healthz (remote gate) and the digest it serves; the embedded snapshot's digest."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils.policy import UNGATED_ENV, GateSettings
     env = os.environ if env is None else env
     try:
         settings = GateSettings(policy, env=env)
     except ValidationError as exc:
         report.add('policy_settings', False, str(exc), 'fix warden_policy (or the WARDEN_POLICY_* variables)')
         return
+    ungated = settings.ungated_problems()
+    if ungated:
+        report.add('policy_settings', False, str(ValidationError(ungated, what='policy settings')),
+                   'sign with the gate on (warden_policy), or set %s=1 in the controller\'s environment'
+                   % UNGATED_ENV)
     built_digest = built['digest'] if built else None
     if settings.mode == 'embedded' and settings.registry:
         _check_embedded_registry(report, settings.registry, built_digest)

@@ -24,9 +24,11 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.gate import buil
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     DEFAULT_TENANT,
     SYSTEM,
+    actor_resources,
     resource_id,
     summarize,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import url_problem
 
 # A fingerprint that is plainly not of any real key: the smoke check signs nothing.
 SMOKE_FINGERPRINT = 'SHA256:' + base64.b64encode(
@@ -66,9 +68,9 @@ def health_summary(body):
 
 def make_client(url, settings, retries=0):
     """A FlexAuthClient for ``url`` with the TLS and token options of GateSettings ``settings``."""
-    if not isinstance(url, str) or not url.startswith(('http://', 'https://')):
-        raise ValidationError([('url', 'must be an http:// or https:// address of flex-auth, got %r' % (url,))],
-                              what='options')
+    problem = url_problem(url, settings.allow_insecure_http, 'policy.allow_insecure_http')
+    if problem:
+        raise ValidationError([('url', problem)], what='options')
     return FlexAuthClient(url, token=settings.token, ca_cert=settings.ca_cert,
                           validate_certs=settings.validate_certs, client_cert=settings.client_cert,
                           client_key=settings.client_key, timeout=settings.timeout, retries=retries)
@@ -145,9 +147,9 @@ def smoke_actor(snapshot, actor=None):
                                 % (name, ', '.join(sorted(actors))))], what='smoke check')
     record = dict(actors[name])
     record['tenant'] = DEFAULT_TENANT
-    for res in snapshot.get('resources') or []:
-        if isinstance(res, dict) and res.get('id') == resource_id(name):
-            record['tenant'] = res.get('tenant') or DEFAULT_TENANT
+    for res in actor_resources(snapshot):
+        if res.get('id') == resource_id(name) and isinstance(res.get('metadata'), dict):
+            record['tenant'] = res['metadata'].get('tenant') or DEFAULT_TENANT
     return name, record
 
 

@@ -104,7 +104,7 @@ def inspect_file(path):
     except (TypeError, ValueError):
         info['content_digest'] = None
     try:
-        validate_snapshot(data)
+        info['snapshot'] = validate_snapshot(data)  # an old v1 file as its v2 equivalent
         info['valid'] = True
     except ValidationError as exc:
         info['problems'] = ['%s: %s' % (field, msg) if field else msg for field, msg in exc.problems]
@@ -259,7 +259,7 @@ def plan_install(path, content, backup_dir=None, keep=5):
         'previous_digest': installed['digest'] if installed['exists'] else None,
         'previous_valid': installed['valid'],
         'changes': describe_changes(previous, snapshot) if changed else [],
-        'actors': len(snapshot['resources']),
+        'actors': registry.count_actors(snapshot),
     }
 
 

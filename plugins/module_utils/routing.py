@@ -15,6 +15,13 @@ with the fields of ``FIELDS``. Loading it is strict and every problem names its 
   ``policy_ref`` (the gate resource of the fetch);
 - ``steps`` and ``cert_command`` only on the SSH issue lane (``warden_executes: true``, which
   itself needs ``auth_method: ssh-certificate``);
+- ops-warden's owner-native fields are kept: ``canon_ref`` (a pointer to the canonical page, like
+  ``wiki_ref``), ``exec_owner`` (who runs the owner's own tool), ``exec_command`` (the owner's tool
+  running your command with the credential) and ``pointer_command`` (the owner's command that says
+  where the credential is). The route derives ``has_native_exec`` from them (``HAS_NATIVE_EXEC``);
+  the collection itself never runs any of them;
+- a field the collection does not know is a warning naming it (ops-warden's catalog may grow fields),
+  never a failure; a known field with a bad value is an error;
 - the secret guard (secret_guard.find_secrets) runs over the whole document first: any value
   that looks like secret material (token prefixes, PEM blocks, long high-entropy runs, ...) is
   refused, naming the field and the kind, never the value. Handoff fields are templates.
@@ -51,11 +58,16 @@ WHAT = 'routing catalog'
 # Catalog entry fields (ops-warden's catalog.yaml), then the two only the SSH issue lane carries.
 FIELDS = ('id', 'title', 'need_keywords', 'owner_repo', 'subsystem', 'warden_executes', 'lane',
           'auth_method', 'path_template', 'fetch_command', 'exec_capable', 'policy_ref', 'wiki_ref',
-          'reviewed', 'status')
+          'canon_ref', 'reviewed', 'status', 'exec_owner', 'exec_command', 'pointer_command')
 SSH_ONLY_FIELDS = ('steps', 'cert_command')
 ALL_FIELDS = FIELDS + SSH_ONLY_FIELDS
 REQUIRED = ('id', 'title', 'need_keywords', 'owner_repo', 'subsystem', 'auth_method', 'reviewed', 'status')
 TOP_LEVEL = ('version', 'description', 'updated', 'entries', 'routes')
+# Fields that take <placeholders>, resolved in the route; a field with one missing is null, never guessed.
+# The missing ones of the first three are named in missing_placeholders (they block a fetch); the owner's
+# native commands are only pointers.
+COMMAND_FIELDS = ('fetch_command', 'path_template', 'cert_command', 'exec_command', 'pointer_command')
+BLOCKING_FIELDS = COMMAND_FIELDS[:3]
 LANES = ('secret', 'login')
 STATUSES = ('active', 'draft', 'deprecated')
 ROLES = ('issue', 'assist', 'route')
@@ -204,7 +216,7 @@ def _date(value):
     return None
 
 
-def _entries(data, source, problems):
+def _entries(data, source, problems, warnings):
     if isinstance(data, list):
         return data, ''
     if not isinstance(data, dict):
@@ -212,7 +224,8 @@ def _entries(data, source, problems):
         return [], ''
     for key in sorted(data, key=str):
         if key not in TOP_LEVEL:
-            problems.append((str(key), 'unknown top-level key (known: %s)' % ', '.join(TOP_LEVEL)))
+            warnings.append((None, '%s: top-level key %s is not used by netkingdom.warden and is ignored (known: %s)'
+                             % (source, key, ', '.join(TOP_LEVEL))))
     keys = [k for k in ('entries', 'routes') if k in data]
     if len(keys) != 1:
         problems.append((source, 'needs exactly one list of entries: "entries:" (or "routes:")'))
@@ -255,14 +268,17 @@ def _entry(raw, where_entry, today, stale_days, problems, warnings, stale):
         problems.append((where(), 'must be a mapping'))
         return None
     before = len(problems)
-    for key in sorted(raw, key=str):
-        if key not in ALL_FIELDS:
-            problems.append((where(str(key)), 'unknown field (known: %s)' % ', '.join(ALL_FIELDS)))
+    unknown = [str(key) for key in sorted(raw, key=str) if key not in ALL_FIELDS]
     entry = {}
     for name in ('id', 'title', 'owner_repo', 'subsystem', 'auth_method', 'status'):
         entry[name] = _string(raw, name, where, problems, required=name in REQUIRED)
-    for name in ('path_template', 'fetch_command', 'policy_ref', 'wiki_ref', 'cert_command'):
+    for name in ('path_template', 'fetch_command', 'policy_ref', 'wiki_ref', 'canon_ref', 'cert_command',
+                 'exec_owner', 'exec_command', 'pointer_command'):
         entry[name] = _string(raw, name, where, problems)
+    for key in unknown:
+        close = difflib.get_close_matches(key, ALL_FIELDS, n=1, cutoff=0.75)
+        warnings.append((entry['id'], '%s: field %s is not used by netkingdom.warden and is ignored%s'
+                         % (where(), key, '; did you mean %s?' % close[0] if close else '')))
     if entry['id'] is not None and not ID_RE.match(entry['id']):
         problems.append((where('id'), 'must be lower-case letters, digits, ".", "_" and "-" (at most 128), '
                          'got %r' % entry['id']))
@@ -312,6 +328,9 @@ def _entry(raw, where_entry, today, stale_days, problems, warnings, stale):
             entry['stale'] = True
 
     # cross-field rules
+    if entry['exec_command'] and not entry['exec_owner']:
+        problems.append((where('exec_command'), 'exec_command needs an exec_owner (whose tool runs it)'))
+    entry['has_native_exec'] = has_native_exec(entry)
     if entry['exec_capable'] and not entry['fetch_command']:
         problems.append((where('exec_capable'), 'exec_capable needs a fetch_command (what runs as the caller)'))
     if entry['exec_capable'] and lane == GATED_LANE and not entry['policy_ref']:
@@ -382,7 +401,7 @@ def validate_catalog(data, source=WHAT, today=None, stale_days=STALE_DAYS):
     problems = []
     warnings = []
     stale = []
-    entries, key = _entries(data, source, problems)
+    entries, key = _entries(data, source, problems, warnings)
     result = []
     first = {}
     for index, raw in enumerate(entries):
@@ -433,6 +452,13 @@ def load_catalog_file(path, today=None, stale_days=STALE_DAYS):
 
 # -- routes --------------------------------------------------------------------------------------
 
+def has_native_exec(entry):
+    """Whether the owner has a native way to hand the credential over, run by the caller with the owner's
+    own tool (ops-warden's derived ``has_native_exec``): an ``exec_owner`` with an ``exec_command`` or a
+    ``pointer_command``. The collection's choice of derivation, kept here only."""
+    return bool(entry.get('exec_owner') and (entry.get('exec_command') or entry.get('pointer_command')))
+
+
 def role_of(entry):
     """issue (the collection executes: SSH), assist (fetchable as the caller), or route (a pointer)."""
     if entry['warden_executes']:
@@ -448,9 +474,10 @@ def is_kv_command(command):
     return len(parts) >= 3 and parts[0] in ('bao', 'vault') and parts[1:3] == ['kv', 'get']
 
 
-def _next_action(entry, role, command, missing, cert_command):
+def _next_action(entry, role, command, missing, cert_command, native=None):
     owner = entry['owner_repo']
-    pointer = ' (see %s)' % entry['wiki_ref'] if entry['wiki_ref'] else ''
+    ref = entry['wiki_ref'] or entry['canon_ref']
+    pointer = ' (see %s)' % ref if ref else ''
     prefix = ''
     if entry['status'] == 'draft':
         prefix = 'draft route, confirm with %s first: ' % owner
@@ -479,6 +506,9 @@ def _next_action(entry, role, command, missing, cert_command):
                          % (entry['id'], entry['policy_ref'], command, pointer))
     if role == 'assist':
         return prefix + 'run as yourself: %s%s' % (command, pointer)
+    if native:
+        return prefix + '%s owns it; its own tool (%s) hands it over, run as yourself: %s%s' % (
+            owner, entry['exec_owner'], native, pointer)
     if command:
         return prefix + '%s owns it: %s%s' % (owner, command, pointer)
     return prefix + 'ask %s (%s, auth %s)%s' % (owner, entry['subsystem'], entry['auth_method'], pointer)
@@ -487,13 +517,15 @@ def _next_action(entry, role, command, missing, cert_command):
 def route_for(entry, values=None):
     """The stable route shape for one entry with the given placeholder values."""
     values = values or {}
-    command, missing_command = resolve(entry['fetch_command'], values)
-    path, missing_path = resolve(entry['path_template'], values)
-    cert_command, missing_cert = resolve(entry['cert_command'], values)
+    resolved = {}
+    unresolved = {}
     missing = []
-    for name in missing_command + missing_path + missing_cert:
-        if name not in missing:
-            missing.append(name)
+    for name in COMMAND_FIELDS:
+        resolved[name], unresolved[name] = resolve(entry[name], values)
+        if name in BLOCKING_FIELDS:
+            missing.extend(m for m in unresolved[name] if m not in missing)
+    command, path, cert_command = resolved['fetch_command'], resolved['path_template'], resolved['cert_command']
+    native = (resolved['exec_command'] or resolved['pointer_command']) if entry['has_native_exec'] else None
     role = role_of(entry)
     return {
         'id': entry['id'],
@@ -514,16 +546,22 @@ def route_for(entry, values=None):
         'missing_placeholders': missing,
         'policy_ref': entry['policy_ref'],
         'wiki_ref': entry['wiki_ref'],
+        'canon_ref': entry['canon_ref'],
+        'exec_owner': entry['exec_owner'],
+        'exec_command': resolved['exec_command'],
+        'pointer_command': resolved['pointer_command'],
+        'has_native_exec': entry['has_native_exec'],
         'reviewed': entry['reviewed'],
         'stale': entry['stale'],
         'catalog_status': entry['status'],
-        'next_action': _next_action(entry, role, command, missing_command, cert_command),
+        'next_action': _next_action(entry, role, command, unresolved['fetch_command'], cert_command, native),
     }
 
 
 EMPTY_ROUTE_KEYS = ('id', 'title', 'owner_repo', 'subsystem', 'lane', 'auth_method', 'role', 'warden_executes',
                     'exec_capable', 'fetch_command', 'fetch_command_template', 'path', 'path_template',
-                    'cert_command', 'steps', 'policy_ref', 'wiki_ref', 'reviewed', 'stale', 'catalog_status')
+                    'cert_command', 'steps', 'policy_ref', 'wiki_ref', 'canon_ref', 'exec_owner', 'exec_command',
+                    'pointer_command', 'has_native_exec', 'reviewed', 'stale', 'catalog_status')
 
 
 def _candidate(entry, score=None, close=None):
@@ -596,9 +634,10 @@ def show(catalog, entry_id, values=None):
 
 
 def route_warnings(catalog, routes):
-    """The catalog's warnings (stale, deprecated) for the entries among ``routes``, once each."""
+    """The catalog's warnings (stale, deprecated, unknown fields) for the entries among ``routes``, and the
+    catalog-wide ones, once each."""
     ids = set(r.get('id') for r in routes if r.get('id'))
-    return [text for entry_id, text in catalog.notes if entry_id in ids]
+    return [text for entry_id, text in catalog.notes if entry_id is None or entry_id in ids]
 
 
 def list_routes(catalog):
@@ -607,7 +646,26 @@ def list_routes(catalog):
         'id': e['id'], 'title': e['title'], 'owner_repo': e['owner_repo'], 'subsystem': e['subsystem'],
         'lane': e['lane'], 'auth_method': e['auth_method'], 'role': role_of(e), 'catalog_status': e['status'],
         'reviewed': e['reviewed'], 'stale': e['stale'], 'policy_ref': e['policy_ref'],
+        'has_native_exec': e['has_native_exec'],
     } for e in catalog.entries]
+
+
+def route_request(options, needs=(), show_id=None):
+    """What the credential_route lookup and module share: load the catalog named in ``options``
+    (``catalog``, ``stale_days``), check the placeholder values (``domain``, ``field``, ``path``,
+    ``placeholders``), and route each need (or show the entry ``show_id``).
+
+    Returns ``(catalog, routes, warnings)``; raises ValidationError naming the bad option or field.
+    """
+    stale_days = options.get('stale_days')
+    catalog = load_catalog_file(options.get('catalog'), stale_days=STALE_DAYS if stale_days is None else stale_days)
+    values = placeholder_values(options.get('domain'), options.get('field'), options.get('path'),
+                                options.get('placeholders'))
+    if show_id is not None:
+        routes = [show(catalog, show_id, values)]
+    else:
+        routes = [find(catalog, need, values) for need in needs]
+    return catalog, routes, route_warnings(catalog, routes)
 
 
 def login_pointer(catalog, subsystem):

@@ -31,6 +31,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
     NAME_RE,
     PATH_RE,
     OpenBaoRequestError,
+    split_host_role,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint, parse_public_key
 
@@ -212,27 +213,42 @@ def key_material(text):
 
 # --- options ----------------------------------------------------------------------------------------
 class EngineSpec(object):
-    """The validated wanted state: ``mount``, ``ca``, ``roles`` (name -> fields), ``policy_name``."""
+    """The validated wanted state: ``mount``, ``host_mount``, ``cas`` (mount -> CA options), ``roles``
+    (name -> fields) with ``role_mount`` (name -> mount), ``policy_name``.
+
+    One mount holds every role and the one CA, unless ``host_mount`` differs from ``mount``: then the
+    host role and a CA of its own live there (OpenBao's two-mount layout: a user CA and a host CA).
+    """
 
     def __init__(self):
         self.mount = None
+        self.host_mount = None
         self.ca = {}
+        self.cas = {}
         self.roles = {}
         self.role_purpose = {}
+        self.role_mount = {}
         self.overrides = {}
         self.policy_name = None
         self.role_map = {}
         self.host_role = None
 
+    @property
+    def mounts(self):
+        """The mounts this spec manages, the user CA's first."""
+        return [self.mount] + ([self.host_mount] if self.host_mount != self.mount else [])
+
     def policy_text(self):
         """The least-privilege signer policy: sign on each role, list the CA issuers, nothing else."""
-        lines = ['# Managed by netkingdom.warden (openbao_ssh_engine): sign SSH certificates on mount %s/, '
-                 'nothing else.' % self.mount,
+        lines = ['# Managed by netkingdom.warden (openbao_ssh_engine): sign SSH certificates on mount%s %s, '
+                 'nothing else.' % ('s' if len(self.mounts) > 1 else '', ' and '.join(m + '/' for m in self.mounts)),
                  '# Changes made by hand are put back on the next run.']
         for role in sorted(self.roles):
-            lines += ['path "%s/sign/%s" {' % (self.mount, role), '  capabilities = ["create", "update"]', '}']
-        lines += ['# Every CA of the mount, so hosts can trust old and new CA during a rotation.',
-                  'path "%s/issuers" {' % self.mount, '  capabilities = ["list"]', '}']
+            lines += ['path "%s/sign/%s" {' % (self.role_mount[role], role), '  capabilities = ["create", "update"]',
+                      '}']
+        lines.append('# Every CA of the mount, so hosts can trust old and new CA during a rotation.')
+        for mount in self.mounts:
+            lines += ['path "%s/issuers" {' % mount, '  capabilities = ["list"]', '}']
         return '\n'.join(lines) + '\n'
 
 
@@ -272,12 +288,14 @@ def _string_list(value, field, problems, what):
     return items
 
 
-def _ca_spec(ca, problems):
+def _ca_spec(ca, problems, field='ca'):
+    """The CA options of one mount (``ca``, or ``host_ca`` for the host CA's own mount), validated."""
     ca = dict(ca or {})
+    found = []
     unknown = sorted(set(ca) - set(['generate', 'key_type', 'key_bits', 'private_key', 'public_key', 'rotate',
                                     'issuer_name', 'make_default']))
     for key in unknown:
-        problems.append(('ca.%s' % key, 'unknown option'))
+        found.append(('ca.%s' % key, 'unknown option'))
     private_key, public_key = ca.get('private_key'), ca.get('public_key')
     spec = {'key_type': ca.get('key_type') or 'ed25519', 'key_bits': ca.get('key_bits'),
             'rotate': bool(ca.get('rotate')), 'issuer_name': ca.get('issuer_name') or None,
@@ -285,39 +303,43 @@ def _ca_spec(ca, problems):
     if private_key or public_key:
         spec['mode'] = 'import'
         if not private_key or not public_key:
-            problems.append(('ca', 'importing a CA needs both ca.private_key and ca.public_key'))
+            found.append(('ca', 'importing a CA needs both ca.private_key and ca.public_key'))
         if private_key and (not isinstance(private_key, str) or '-----BEGIN' not in private_key):
-            problems.append(('ca.private_key', 'must be a PEM or OpenSSH private key (text starting with -----BEGIN)'))
+            found.append(('ca.private_key', 'must be a PEM or OpenSSH private key (text starting with -----BEGIN)'))
         if public_key:
             try:
                 key_type = parse_public_key(public_key, 'ca.public_key')[0]
                 spec['public_key'] = public_key.strip()
                 spec['import_type'] = key_type
             except ValidationError as exc:
-                problems.extend(exc.problems)
+                found.extend(exc.problems)
         spec['private_key'] = private_key
         if ca.get('generate') is True:
-            problems.append(('ca.generate', 'cannot be true together with ca.private_key (import)'))
+            found.append(('ca.generate', 'cannot be true together with ca.private_key (import)'))
     elif ca.get('generate') is False:
         spec['mode'] = 'none'
     else:
         spec['mode'] = 'generate'
     if spec['key_type'] not in CA_KEY_TYPES:
-        problems.append(('ca.key_type', 'must be one of %s, got %r' % (', '.join(sorted(CA_KEY_TYPES)), spec['key_type'])))
+        found.append(('ca.key_type', 'must be one of %s, got %r' % (', '.join(sorted(CA_KEY_TYPES)), spec['key_type'])))
     elif spec['key_bits'] is not None:
         allowed = CA_KEY_TYPES[spec['key_type']][2]
         if spec['key_bits'] not in allowed:
-            problems.append(('ca.key_bits', 'must be one of %s for key_type %s' % (
+            found.append(('ca.key_bits', 'must be one of %s for key_type %s' % (
                 ', '.join(str(b) for b in allowed) or 'nothing (unset it)', spec['key_type'])))
     name = spec['issuer_name']
     if name is not None and (not isinstance(name, str) or not ISSUER_NAME_RE.match(name) or name == 'default'):
-        problems.append(('ca.issuer_name', 'must be letters, digits, "-" or "_" (and not "default"), got %r' % (name,)))
+        found.append(('ca.issuer_name', 'must be letters, digits, "-" or "_" (and not "default"), got %r' % (name,)))
     if spec['rotate'] and not name:
-        problems.append(('ca.rotate', 'needs ca.issuer_name: the name of the new CA issuer to add'))
+        found.append(('ca.rotate', 'needs ca.issuer_name: the name of the new CA issuer to add'))
     if spec['rotate'] and spec['mode'] == 'none':
-        problems.append(('ca.rotate', 'needs a CA to add: ca.generate or ca.private_key/ca.public_key'))
+        found.append(('ca.rotate', 'needs a CA to add: ca.generate or ca.private_key/ca.public_key'))
     if spec['make_default'] and not spec['rotate']:
-        problems.append(('ca.make_default', 'only applies with ca.rotate'))
+        found.append(('ca.make_default', 'only applies with ca.rotate'))
+    for where, message in found:  # the same rules name host_ca.* for the host CA's own mount
+        if field != 'ca':
+            where, message = field + where[2:], message.replace('ca.', field + '.')
+        problems.append((where, message))
     return spec
 
 
@@ -331,18 +353,30 @@ def build_spec(options, settings):
     mount = (options.get('mount') or settings.mount or 'ssh').strip().strip('/')
     if not PATH_RE.match(mount) or mount.split('/')[0] in RESERVED_MOUNTS:
         problems.append(('mount', 'must be a mount path such as "ssh" or "team/ssh", got %r' % (mount,)))
-    spec.mount = mount
+    # the host CA's mount follows the user CA's unless one is named (here, or in openbao.host_mount)
+    named = settings.host_mount if settings.sources.get('host_mount') != 'default' else None
+    host_mount = options.get('host_mount') or named or mount
+    host_mount = host_mount.strip().strip('/') if isinstance(host_mount, str) else host_mount
+    if not isinstance(host_mount, str) or not PATH_RE.match(host_mount) or host_mount.split('/')[0] in RESERVED_MOUNTS:
+        problems.append(('host_mount', 'must be a mount path such as "ssh-host-signer", got %r' % (host_mount,)))
+        host_mount = mount
+    spec.mount, spec.host_mount = mount, host_mount
     spec.ca = _ca_spec(options.get('ca'), problems)
+    spec.cas[mount] = spec.ca
+    if host_mount != mount:  # with one mount, the CA of ``ca`` signs host certificates too: host_ca is unused
+        spec.cas[host_mount] = _ca_spec(options.get('host_ca'), problems, 'host_ca')
 
     role_map = dict(settings.role_map)
     for key, value in (options.get('role_map') or {}).items():
         role_map[key] = value
+    role_map, host_role, found = split_host_role(role_map, options.get('host_role') or settings.host_role,
+                                                 bool(options.get('host_role')))
+    problems.extend(found)
     for key in sorted(role_map, key=str):
         if key not in ACTOR_TYPES:
-            problems.append(('role_map.%s' % key, 'is not an actor type (adm, agt, atm)'))
+            problems.append(('role_map.%s' % key, 'is not an actor type (adm, agt, atm) or host'))
         elif not isinstance(role_map[key], str) or not NAME_RE.match(role_map[key]):
             problems.append(('role_map.%s' % key, 'must be an OpenBao SSH role name, got %r' % (role_map[key],)))
-    host_role = options.get('host_role') or settings.host_role
     if not isinstance(host_role, str) or not NAME_RE.match(host_role):
         problems.append(('host_role', 'must be an OpenBao SSH role name, got %r' % (host_role,)))
     names = [role_map.get(t) for t in sorted(ACTOR_TYPES)] + [host_role]
@@ -388,11 +422,13 @@ def build_spec(options, settings):
         fields.update(default_extensions=dict((e, '') for e in extensions), ttl=seconds, max_ttl=seconds)
         spec.roles[name] = fields
         spec.role_purpose[name] = actor_type
+        spec.role_mount[name] = mount
     seconds = _hours_to_seconds(host_hours)
     fields = dict(HOST_ROLE_FIELDS)
     fields.update(allowed_domains=domains, ttl=seconds, max_ttl=seconds)
     spec.roles[host_role] = fields
     spec.role_purpose[host_role] = 'host'
+    spec.role_mount[host_role] = host_mount
 
     _apply_overrides(spec, options.get('roles') or {}, problems)
 
@@ -461,7 +497,7 @@ class SshEngine(object):
         self.changes = []
         self.diffs = []
         self.warnings = []
-        self.mount_exists = False
+        self.existing = set()  # mounts that exist (or were just mounted)
 
     # --- helpers
     def _say(self, present, past, rest):
@@ -481,42 +517,42 @@ class SshEngine(object):
             raise
 
     # --- mount
-    def ensure_mount(self):
-        mount = self.spec.mount
+    def ensure_mount(self, mount):
         info = self._optional('get', 'sys/mounts/%s' % mount, ('no secret engine mount', 'no mount'))
         if info is not None:
             data = info.get('data') or info
             kind = data.get('type')
             if kind != 'ssh':
-                raise SshEngineError('%s/ is a %s secrets engine, not ssh: choose another mount (option mount) or '
-                                     'remove that engine by hand; it is never replaced' % (mount, kind or 'unknown'))
-            self.mount_exists = True
+                raise SshEngineError('%s/ is a %s secrets engine, not ssh: choose another mount (option mount or '
+                                     'host_mount) or remove that engine by hand; it is never replaced'
+                                     % (mount, kind or 'unknown'))
+            self.existing.add(mount)
             return
         self._say('mount', 'mounted', 'the SSH secrets engine at %s/' % mount)
         self._diff('mount %s/' % mount, '', 'type: ssh\ndescription: %s\n' % MOUNT_DESCRIPTION)
         if not self.check_mode:
             self.client.write('sys/mounts/%s' % mount, {'type': 'ssh', 'description': MOUNT_DESCRIPTION})
-            self.mount_exists = True
+            self.existing.add(mount)
 
     # --- CA
-    def _read_ca(self):
-        if not self.mount_exists:
+    def _read_ca(self, mount):
+        if mount not in self.existing:
             return None
-        answer = self._optional('get', '%s/config/ca' % self.spec.mount,
+        answer = self._optional('get', '%s/config/ca' % mount,
                                 ('no default issuer', "haven't been configured", 'not been configured',
                                  'no ca', 'not configured'))
         if answer is None:
-            issuers = self.client.list_keys('%s/issuers' % self.spec.mount)
+            issuers = self.client.list_keys('%s/issuers' % mount)
             if issuers:
                 raise SshEngineError('%s/ has %d CA issuer(s) but no default one: choose the default by hand '
                                      '(bao write %s/config/issuers default=<issuer>); the module never picks a CA'
-                                     % (self.spec.mount, len(issuers), self.spec.mount))
+                                     % (mount, len(issuers), mount))
             return None
         key = ((answer.get('data') or {}).get('public_key') or '').strip()
         return key or None
 
-    def _ca_body(self):
-        ca = self.spec.ca
+    @staticmethod
+    def _ca_body(ca):
         if ca['mode'] == 'import':
             return {'private_key': ca['private_key'], 'public_key': ca['public_key']}
         body = {'generate_signing_key': True, 'key_type': CA_KEY_TYPES[ca['key_type']][0]}
@@ -524,31 +560,31 @@ class SshEngine(object):
             body['key_bits'] = ca['key_bits']
         return body
 
-    def _ca_label(self, key):
+    @staticmethod
+    def _ca_label(ca, key):
         """The CA as it reads in a message: its fingerprint, or what will make it (check mode)."""
         if key:
             return fingerprint(key)
-        if self.spec.ca['mode'] == 'import':
-            return fingerprint(self.spec.ca['public_key'])
+        if ca['mode'] == 'import':
+            return fingerprint(ca['public_key'])
         return 'key to be generated by OpenBao'
 
-    def _ca_kind(self):
-        ca = self.spec.ca
+    @staticmethod
+    def _ca_kind(ca):
         if ca['mode'] == 'import':
             return 'the imported %s CA' % ca.get('import_type', 'SSH')
         bits = '%d-bit ' % ca['key_bits'] if ca['key_bits'] else ''
         return 'a new %s%s CA' % (bits, ca['key_type'])
 
-    def _create_ca(self, name=None):
+    def _create_ca(self, mount, ca, name=None):
         """Write a new CA (``config/ca``, or ``issuers/import/<name>`` for a named issuer); return its public key.
 
         In check mode nothing is written: the key is known only for an import (else None).
         """
-        mount = self.spec.mount
         if self.check_mode:
-            return self.spec.ca['public_key'] if self.spec.ca['mode'] == 'import' else None
+            return ca['public_key'] if ca['mode'] == 'import' else None
         path = '%s/issuers/import/%s' % (mount, name) if name else '%s/config/ca' % mount
-        answer = self.client.write(path, self._ca_body())
+        answer = self.client.write(path, self._ca_body(ca))
         key = ((answer or {}).get('data') or {}).get('public_key')
         if not key:  # read it back: the named issuer, or the mount's (new, only) CA
             again = self.client.read('%s/issuer/%s' % (mount, name) if name else '%s/config/ca' % mount)
@@ -558,29 +594,29 @@ class SshEngine(object):
             raise SshEngineError('OpenBao answered POST %s without a CA public key' % path)
         return key
 
-    def ensure_ca(self):
-        """Create the CA only where the mount has none; never replace one. Returns the default CA public key."""
-        mount, ca = self.spec.mount, self.spec.ca
-        current = self._read_ca()
+    def ensure_ca(self, mount=None):
+        """Create the mount's CA only where it has none; never replace one. Returns its default CA public key."""
+        mount = mount or self.spec.mount
+        ca = self.spec.cas[mount]
+        current = self._read_ca(mount)
         if current is None:
             if ca['mode'] == 'none':
                 raise SshEngineError('%s/ has no CA and ca.generate is false with no ca.private_key to import: '
                                      'nothing can sign. Let the module generate one or import one' % mount)
             name = ca['issuer_name']
-            key = self._create_ca(name)
-            label = self._ca_label(key)
+            key = self._create_ca(mount, ca, name)
+            label = self._ca_label(ca, key)
             self._say('create', 'created', '%s on %s/%s (%s): the mount had no CA'
-                      % (self._ca_kind(), mount, ' as issuer %s' % name if name else '', label))
+                      % (self._ca_kind(ca), mount, ' as issuer %s' % name if name else '', label))
             self._diff('ca %s/' % mount, '', 'fingerprint: %s\n' % label)
             return key
-        self._compare_ca(current)
+        self._compare_ca(mount, ca, current)
         if ca['rotate']:
-            return self._rotate(current)
+            return self._rotate(mount, ca, current)
         return current
 
-    def _compare_ca(self, current):
+    def _compare_ca(self, mount, ca, current):
         """Report (never fix) a CA that is not the one the options describe."""
-        mount, ca = self.spec.mount, self.spec.ca
         have_type = key_material(current)[0]
         if ca['mode'] == 'import' and ca['public_key'] and not ca['rotate']:
             if key_material(ca['public_key']) != key_material(current):
@@ -599,17 +635,16 @@ class SshEngine(object):
                     'To move to another CA, add it with ca.rotate and ca.issuer_name, distribute trust, then set '
                     'ca.make_default' % (mount, have_type, fingerprint(current), ca['key_type']))
 
-    def _rotate(self, current):
+    def _rotate(self, mount, ca, current):
         """Ensure the issuer ``ca.issuer_name`` exists beside the current CA (and is the default when asked)."""
-        mount, ca = self.spec.mount, self.spec.ca
         name = ca['issuer_name']
         issuer = self._optional('get', '%s/issuer/%s' % (mount, name), ('unable to find issuer',))
         issuer = None if issuer is None else (issuer.get('data') or {})
         if issuer is None:
-            key = self._create_ca(name)
-            label = self._ca_label(key)
+            key = self._create_ca(mount, ca, name)
+            label = self._ca_label(ca, key)
             self._say('add', 'added', '%s as issuer %s on %s/ (%s) beside the current CA %s; hosts must trust it '
-                      'before it becomes the default' % (self._ca_kind(), name, mount, label, fingerprint(current)))
+                      'before it becomes the default' % (self._ca_kind(ca), name, mount, label, fingerprint(current)))
             self._diff('ca %s/ issuer %s' % (mount, name), '', 'fingerprint: %s\n' % label)
             issuer_id, issuer_key = None, key
         else:
@@ -621,7 +656,7 @@ class SshEngine(object):
         if not ca['make_default']:
             return current
         default_id = None
-        if self.mount_exists:
+        if mount in self.existing:
             default_id = ((self.client.read('%s/config/issuers' % mount) or {}).get('default'))
         if issuer_id is not None and default_id == issuer_id:
             return issuer_key or current
@@ -640,9 +675,9 @@ class SshEngine(object):
             self._ensure_role(name, self.spec.roles[name])
 
     def _ensure_role(self, name, wanted):
-        mount = self.spec.mount
+        mount = self.spec.role_mount[name]
         path = '%s/roles/%s' % (mount, name)
-        current = self.client.read(path) if self.mount_exists else None
+        current = self.client.read(path) if mount in self.existing else None
         purpose = self.spec.role_purpose[name]
         kind = 'host certificates' if purpose == 'host' else '%s user certificates' % purpose
         body = dict((f, write_form(f, v)) for f, v in wanted.items())
@@ -694,16 +729,21 @@ class SshEngine(object):
         if have is not None and have.strip() == wanted.strip():
             return
         verb = ('write', 'wrote') if have is None else ('rewrite', 'rewrote')
-        self._say(verb[0], verb[1], 'policy %s (create/update on %s/sign/{%s}, list on %s/issuers)'
-                  % (name, self.spec.mount, ','.join(sorted(self.spec.roles)), self.spec.mount))
+        self._say(verb[0], verb[1], 'policy %s (%s)' % (name, '; '.join(
+            'create/update on %s/sign/{%s}, list on %s/issuers'
+            % (mount, ','.join(sorted(r for r in self.spec.roles if self.spec.role_mount[r] == mount)), mount)
+            for mount in self.spec.mounts)))
         self._diff('policy %s' % name, have or '', wanted)
         if not self.check_mode:
             self.client.write(path, {'policy': wanted}, method='put')
 
     # --- all
     def ensure(self):
-        self.ensure_mount()
-        key = self.ensure_ca()
+        keys = {}
+        for mount in self.spec.mounts:
+            self.ensure_mount(mount)
+            keys[mount] = self.ensure_ca(mount)
+        key, host_key = keys[self.spec.mount], keys[self.spec.host_mount]
         self.ensure_roles()
         self.ensure_policy()
         roles = dict((name, dict((f, normalise(f, v)) for f, v in fields.items()))
@@ -715,6 +755,9 @@ class SshEngine(object):
             'ca_public_key': key,
             'ca_fingerprint': fingerprint(key) if key else None,
             'mount': self.spec.mount,
+            'host_ca_public_key': host_key,
+            'host_ca_fingerprint': fingerprint(host_key) if host_key else None,
+            'host_mount': self.spec.host_mount,
             'policy_name': self.spec.policy_name,
             'policy': self.spec.policy_text(),
             'roles': dict((name, dict(fields, purpose=purposes[name])) for name, fields in roles.items()),

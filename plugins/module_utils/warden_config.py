@@ -14,16 +14,22 @@ sub-option the task or the play variable leaves unset is taken from the file, th
 environment variable, then from its default. The actor source is the exception: the file's
 inventory is used only when neither the task nor the play names actors or an inventory file.
 
-What the file may hold is the table ``FIELDS`` below (plus the aliases in ``ALIASES``):
+What the file may hold is the table ``FIELDS`` below (plus the aliases in ``ALIASES``); every key
+of ops-warden's documented ``warden.yaml`` is there, with its documented meaning:
 
 - a field mapped onto an option is validated and converted (relative paths are resolved against
-  the directory of the ``warden.yaml``, ``~`` is expanded);
+  the directory of the ``warden.yaml``, ``~`` is expanded); a bad value is an error naming it;
+- a field the file leaves out has ops-warden's default where that differs from the collection's
+  (``OPS_WARDEN_DEFAULTS``: ``backend: local``, ``policy.flex_auth_url: http://127.0.0.1:8080``
+  when the file turns the gate on, the inventory in ``~/.config/warden``); such a default sits
+  where the collection's own defaults sit, under the environment variables;
 - a field the collection has no equivalent for (``NO_EQUIVALENT``) gives a warning naming it;
 - a purely local-CLI field (``LOCAL_CLI``) is accepted and ignored without a word;
-- any other field is an error naming the field and the file;
+- any other field is a warning naming the field and the file (with the closest known names),
+  never a failure: ops-warden may know fields this collection does not;
 - a secret literal (a token, a SecretID, a passphrase, or any value the secret guard finds
   secret-looking) is an error naming the field and the kind of secret, never the value: secrets
-  reach the controller as environment variables (``BAO_TOKEN``, ``WARDEN_POLICY_TOKEN``...),
+  reach the controller as environment variables (``WARDEN_OPENBAO_TOKEN``, ``WARDEN_POLICY_TOKEN``...),
   never through a configuration file.
 
 Everything here is pure logic (no Ansible import) so it is unit tested directly; the plugins
@@ -34,6 +40,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import os
 import re
 
@@ -45,6 +52,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard imp
 CONFIG_VARIABLE = 'warden_config'
 CONFIG_ENV = 'WARDEN_CONFIG'
 INVENTORY_NAME = 'inventory.yaml'  # ops-warden keeps it beside warden.yaml (~/.config/warden/)
+OPS_WARDEN_INVENTORY = '~/.config/warden/inventory.yaml'  # ops-warden's default inventory_path
 AUDIT_NAME = 'audit.jsonl'  # the collection's audit file inside ops-warden's state_dir
 
 # Options the file can fill, and the play variable that sets each one (the layer above the file).
@@ -58,6 +66,7 @@ OPTION_VARIABLES = {
 }
 DICT_OPTIONS = ('policy', 'openbao', 'local_ca')
 
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 BACKENDS = {'vault': 'openbao', 'openbao': 'openbao', 'local': 'local', 'auto': 'auto'}
 POLICY_MODES = ('off', 'embedded', 'flex_auth')
 AUTH_METHODS = ('approle', 'cert', 'jwt', 'kubernetes', 'token', 'userpass')
@@ -65,6 +74,7 @@ AUTH_METHODS = ('approle', 'cert', 'jwt', 'kubernetes', 'token', 'userpass')
 # warden.yaml field -> (option, sub-option or None, kind). The option names are the collection's.
 FIELDS = {
     'backend': ('backend', None, 'backend'),
+    'ca_key': ('local_ca', 'key_path', 'path'),  # ops-warden's local CA key (local backend)
     'inventory': ('inventory_file', None, 'path'),
     'audit_log': ('audit_log', None, 'path'),
     'state_dir': ('audit_log', None, 'state_dir'),
@@ -74,6 +84,8 @@ FIELDS = {
     'policy.tenant': ('policy', 'tenant', 'str'),
     'policy.fail_closed': ('policy', 'fail_closed', 'bool'),
     'policy.subject': ('subject', None, 'str'),
+    'policy.subject_env': ('policy', 'subject_env', 'env_name'),
+    'policy.system': ('policy', 'system', 'str'),
     'policy.timeout': ('policy', 'timeout', 'seconds'),
     'policy.retries': ('policy', 'retries', 'count'),
     'policy.ca_cert': ('policy', 'ca_cert', 'path'),
@@ -83,6 +95,8 @@ FIELDS = {
     'vault.mount': ('openbao', 'mount', 'str'),
     'vault.roles': ('openbao', 'role_map', 'role_map'),
     'vault.host_role': ('openbao', 'host_role', 'str'),
+    'vault.host_mount': ('openbao', 'host_mount', 'str'),
+    'vault.token_env': ('openbao', 'token_env', 'env_name'),
     'vault.namespace': ('openbao', 'namespace', 'str'),
     'vault.ca_cert': ('openbao', 'ca_cert', 'path'),
     'vault.skip_verify': ('openbao', 'validate_certs', 'inverse_bool'),
@@ -99,6 +113,7 @@ FIELDS = {
 SECTION_ALIASES = {'openbao': 'vault', 'local_ca': 'local'}
 ALIASES = {
     'inventory_file': 'inventory',
+    'inventory_path': 'inventory',  # ops-warden's name
     'vault.address': 'vault.addr',
     'vault.url': 'vault.addr',
     'vault.role_map': 'vault.roles',
@@ -107,8 +122,8 @@ ALIASES = {
 # Secret fields: never read from a file; where the secret comes from instead.
 SECRET_FIELDS = {
     'policy.token': 'the environment variable WARDEN_POLICY_TOKEN',
-    'vault.token': 'the environment variable BAO_TOKEN or VAULT_TOKEN (an AWX credential), or warden_openbao.token '
-                   'from Ansible Vault',
+    'vault.token': 'the environment variable vault.token_env names, or WARDEN_OPENBAO_TOKEN (the AWX credential '
+                   'type injects it there), or warden_openbao.token from Ansible Vault',
     'vault.secret_id': 'the environment variable BAO_SECRET_ID or VAULT_SECRET_ID',
     'vault.jwt': 'the environment variable WARDEN_OPENBAO_JWT',
     'vault.password': 'the environment variable WARDEN_OPENBAO_PASSWORD',
@@ -126,6 +141,14 @@ NO_EQUIVALENT = {
                          '48/24/8 hours for adm/agt/atm',
     'catalog': 'set warden_routing_catalog (or WARDEN_ROUTING_CATALOG) for the credential lookups',
 }
+# ops-warden's defaults where they differ from the collection's: option (dotted) -> (value, the environment
+# variables that win over it, the file field that implies it or None). Applied by fill_options, under the
+# environment: they replace the collection's defaults, nothing more.
+DEFAULT_FLEX_AUTH_URL = 'http://127.0.0.1:8080'
+OPS_WARDEN_DEFAULTS = {
+    'backend': ('local', ('WARDEN_SIGNING_BACKEND',), None),
+    'policy.url': (DEFAULT_FLEX_AUTH_URL, ('WARDEN_POLICY_URL',), 'policy.mode'),  # only when the file enables the gate
+}
 # Purely local-CLI concerns of the ops-warden command line: accepted and ignored.
 LOCAL_CLI = ('color', 'editor', 'log_level', 'output', 'version', 'worker')
 DERIVED = ('enabled', 'state_dir')  # fields that only fill an option no other field sets
@@ -141,14 +164,16 @@ def _known_for(name):
 
 
 class WardenConfig(object):
-    """A loaded warden.yaml: ``options`` (collection option -> value), ``warnings``, ``ignored``."""
+    """A loaded warden.yaml: ``options`` (collection option -> value), ``warnings``, ``ignored``,
+    ``defaults`` (ops-warden's defaults for what the file leaves out: option (dotted) -> (value, env names))."""
 
-    def __init__(self, path, options, warnings, ignored, fields):
+    def __init__(self, path, options, warnings, ignored, fields, defaults=None):
         self.path = path
         self.options = options
         self.warnings = warnings
         self.ignored = ignored
         self.fields = fields  # collection option (dotted) -> the warden.yaml field it came from
+        self.defaults = defaults or {}
 
     def get(self, option):
         return self.options.get(option)
@@ -191,8 +216,8 @@ def _convert(value, kind, base):
         if not isinstance(value, dict) or not value:
             return None, 'must be a mapping of actor type (adm, agt, atm) to an OpenBao SSH role name'
         for actor_type, role in value.items():
-            if actor_type not in ACTOR_TYPES:
-                return None, 'unknown actor type %r (expected adm, agt or atm)' % (actor_type,)
+            if actor_type not in ACTOR_TYPES and actor_type != 'host':  # host: the host role, like host_role
+                return None, 'unknown actor type %r (expected adm, agt, atm, or host for the host role)' % (actor_type,)
             if not isinstance(role, str) or not role.strip():
                 return None, 'the role for %s must be a non-empty string' % actor_type
         return dict(value), None
@@ -220,6 +245,9 @@ def _convert(value, kind, base):
     if kind == 'key_type':
         if value not in ('ed25519', 'ecdsa', 'rsa'):
             return None, 'must be one of ed25519, ecdsa, rsa, got %r' % (value,)
+    if kind == 'env_name':
+        if not ENV_NAME_RE.match(value):
+            return None, 'must be the name of an environment variable (letters, digits and _), got %r' % (value,)
     return value, None
 
 
@@ -291,7 +319,7 @@ def parse_config(data, path, exists=os.path.exists):
         elif ALIASES.get(name, name) in FIELDS:
             mapped.append((ALIASES.get(name, name), where, value))
         else:
-            problems.append((where, 'unknown field (known: %s)' % ', '.join(_known_for(name))))
+            warnings.append(_unknown_warning(path, where, name))
     mapped.sort(key=lambda item: FIELDS[item[0]][2] in DERIVED)
     for canonical, where, value in mapped:
         option, sub, kind = FIELDS[canonical]
@@ -308,6 +336,11 @@ def parse_config(data, path, exists=os.path.exists):
             continue
         if kind == 'state_dir':
             converted = os.path.join(converted, AUDIT_NAME)
+        if target == 'local_ca.key_path':
+            problem = _key_mode_problem(converted)
+            if problem:
+                problems.append((where, problem))
+                continue
         if sub:
             options.setdefault(option, {})[sub] = converted
         else:
@@ -316,11 +349,45 @@ def parse_config(data, path, exists=os.path.exists):
     if problems:
         _fail(path, problems)
     if 'inventory_file' not in options:
-        beside = os.path.join(base, INVENTORY_NAME)
-        if exists(beside):
-            options['inventory_file'] = beside
-            fields['inventory_file'] = '(%s beside warden.yaml)' % INVENTORY_NAME
-    return WardenConfig(path, options, warnings, ignored, fields)
+        for candidate, how in ((os.path.join(base, INVENTORY_NAME), '(%s beside warden.yaml)' % INVENTORY_NAME),
+                               (os.path.expanduser(OPS_WARDEN_INVENTORY), "(ops-warden's default inventory_path)")):
+            if exists(candidate):
+                options['inventory_file'] = candidate
+                fields['inventory_file'] = how
+                break
+    defaults = {}
+    for target, (value, env_names, implied_by) in OPS_WARDEN_DEFAULTS.items():
+        option, dummy, sub = target.partition('.')
+        given = options.get(option, {}).get(sub) if sub else options.get(option)
+        if given is None and (implied_by is None or _implies(options, implied_by, target)):
+            defaults[target] = (value, env_names)
+    return WardenConfig(path, options, warnings, ignored, fields, defaults)
+
+
+def _key_mode_problem(path):
+    """ops-warden keeps its CA key at mode 600: one open to group or others is refused (as ssh refuses an
+    unprotected private key). A key that does not exist yet (local.create) is checked when it is made."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if mode & 0o077:
+        return 'CA key %s is open to group or others (mode %04o): chmod 600 it' % (path, mode & 0o7777)
+    return None
+
+
+def _implies(options, field, target):
+    """Whether the file's ``field`` calls for ops-warden's default of ``target`` (only the remote gate
+    needs a PDP address: the file turned it on)."""
+    option, dummy, sub = field.partition('.')
+    return target == 'policy.url' and options.get(option, {}).get(sub) == 'flex_auth'
+
+
+def _unknown_warning(path, where, name):
+    close = difflib.get_close_matches(name, KNOWN, n=3, cutoff=0.6)
+    hint = ('; did you mean %s?' % ' or '.join(close)) if close else \
+        ' (known: %s)' % ', '.join(_known_for(name))
+    return '%s: field %s is not a setting netkingdom.warden uses and is ignored%s' % (path, where, hint)
 
 
 _CACHE = {}
@@ -380,17 +447,29 @@ def layered(option, higher, from_file):
     return higher if is_set(higher) else (from_file if from_file is not None else higher)
 
 
-def fill_options(chosen, config, actor_source_given):
+def fill_options(chosen, config, actor_source_given, env=None):
     """Options with the file's values layered under ``chosen`` ({option: value the task or play set,
     or None}). The file's inventory counts only when ``actor_source_given`` is false; ``subject``
-    is filled only when ``chosen`` has that key. Pure: returns a new dict."""
+    is filled only when ``chosen`` has that key. ops-warden's defaults (``config.defaults``) fill
+    what is still unset where no environment variable (``env``, default os.environ) sets it either.
+    Returns a new dict."""
     result = dict(chosen)
     if config is None:
         return result
+    env = os.environ if env is None else env
     for option in chosen:
         if option == 'inventory_file':
             if not actor_source_given and not is_set(chosen.get(option)):
                 result[option] = config.get('inventory_file')
             continue
         result[option] = layered(option, chosen.get(option), config.get(option))
+    for target, (value, env_names) in sorted(config.defaults.items()):
+        option, dummy, sub = target.partition('.')
+        if option not in chosen or any(env.get(name) not in (None, '') for name in env_names):
+            continue
+        if not sub:
+            if not is_set(result.get(option)):
+                result[option] = value
+        elif (result.get(option) or {}).get(sub) is None:
+            result[option] = dict(result.get(option) or {}, **{sub: value})
     return result

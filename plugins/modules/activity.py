@@ -140,7 +140,11 @@ records:
       pubkey_fingerprint: SHA256:Zr6eP0g9mXxFQ0x8bB0pUq7p3sVb0Xr5f9m1pP4cJ2c
       policy_decision_id: decision:032b096c433ad80c
       outcome: signed
-      reason: signing_policy_matched
+      reason: missing
+      cert_type: user
+      gate_mode: flex_auth
+      policy_reason: signing_policy_matched
+      policy_detail: null
       node: awx-ee-node-1
 count:
   description: Number of records returned.

@@ -148,6 +148,23 @@ route:
     wiki_ref:
       description: Where the owner documents it.
       type: str
+    canon_ref:
+      description: The canonical page of the route (ops-warden's C(canon_ref)), or null.
+      type: str
+    exec_owner:
+      description: Whose own tool hands the credential over (ops-warden's C(exec_owner)), or null.
+      type: str
+    exec_command:
+      description:
+        - The owner's tool running your command with the credential, placeholders resolved (null while one is missing).
+          Run by you, never by the collection.
+      type: str
+    pointer_command:
+      description: The owner's command that says where the credential is, placeholders resolved, or null.
+      type: str
+    has_native_exec:
+      description: The owner hands it over with its own tool - an RV(route.exec_owner) with an RV(route.exec_command) or a RV(route.pointer_command).
+      type: bool
     next_action:
       description: What to do next, in one sentence.
       type: str
@@ -217,6 +234,9 @@ routes:
     policy_ref:
       description: Gate resource or pointer.
       type: str
+    has_native_exec:
+      description: The owner hands it over with its own tool (see RV(route.has_native_exec)).
+      type: bool
 stale:
   description: Ids of the routes reviewed more than O(stale_days) days ago.
   returned: always
@@ -231,14 +251,7 @@ catalog:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
-    find,
-    list_routes,
-    load_catalog_file,
-    placeholder_values,
-    route_warnings,
-    show,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils.routing import list_routes, route_request
 
 
 def main():
@@ -261,17 +274,14 @@ def main():
     if not params['list'] and params['show'] is None and params['find'] is None:
         module.fail_json(msg='one of list=true, show=<id> or find=<need> is required')
     try:
-        catalog = load_catalog_file(params['catalog'], stale_days=params['stale_days'])
-        values = placeholder_values(params['domain'], params['field'], params['path'], params['placeholders'])
+        catalog, routes, warnings = route_request(params, needs=[] if params['list'] else [params['find']],
+                                                  show_id=params['show'])
         result = {'changed': False, 'catalog': params['catalog'], 'stale': list(catalog.stale)}
         if params['list']:
             result['routes'] = list_routes(catalog)
             warnings = catalog.warnings
         else:
-            route = show(catalog, params['show'], values) if params['show'] is not None \
-                else find(catalog, params['find'], values)
-            result['route'] = route
-            warnings = route_warnings(catalog, [route])
+            result['route'] = routes[0]
     except WardenError as exc:
         module.fail_json(msg=str(exc))
     for warning in warnings:

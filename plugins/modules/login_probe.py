@@ -19,6 +19,8 @@ description:
     keeps the change; also useful on its own after a manual change.
   - Connection multiplexing is switched off for the probe, so an open Ansible connection cannot stand in
     for the certificate login.
+  - The gate decision's warnings for the probe certificate (gate off, PDP unavailable with
+    O(policy.fail_closed=false)) are returned as the task's warnings.
 author:
   - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:

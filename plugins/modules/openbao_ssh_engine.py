@@ -20,8 +20,11 @@ description:
     every host that trusts it; to move to another CA use O(ca.rotate).
   - One user role per actor type (names from O(role_map), by default C(adm-role), C(agt-role), C(atm-role))
     and one host role (O(host_role)), with C(ttl) = C(max_ttl) = the actor type's cap (O(max_ttl_hours)).
+  - With O(host_mount) set to another mount, OpenBao's two-mount layout - the user CA and the user roles on
+    O(mount), the host CA (O(host_ca)) and the host role on O(host_mount) - so clients trust host certificates
+    (C(@cert-authority)) with a key that signs no user certificate.
   - A least-privilege ACL policy (O(policy_name)) for the signing token, granting only C(create) and C(update)
-    on C(<mount>/sign/<role>) for each of those roles and C(list) on C(<mount>/issuers).
+    on C(<mount>/sign/<role>) for each of those roles and C(list) on C(<mount>/issuers) of each mount.
   - Roles are compared field by field with what OpenBao reports, after normalising its answers (TTLs come back as
     seconds, lists as comma-separated strings, booleans and maps as JSON), so a second run is C(changed=false)
     and makes read requests only. A role that differs (for example a TTL changed by hand) is written again and
@@ -51,6 +54,48 @@ options:
       - Defaults to O(openbao.mount), itself V(ssh) by default.
       - A mount at that path that is not an SSH engine is an error; it is never replaced.
     type: str
+  host_mount:
+    description:
+      - Path of the SSH secrets engine mount of the host CA and the host role, for OpenBao's two-mount layout
+        (for example V(ssh-host-signer)).
+      - Defaults to O(openbao.host_mount) when that is set, else O(mount) (one CA signs both).
+    type: str
+  host_ca:
+    description:
+      - The host CA to create when O(host_mount) is a mount of its own and has none; the same sub-options and rules
+        as O(ca) (never replaced, rotation with O(host_ca.rotate)). Default a generated V(ed25519) CA.
+      - Unused when O(host_mount) is O(mount) (the CA of O(ca) signs host certificates too).
+    type: dict
+    suboptions:
+      generate:
+        description: Let OpenBao generate the host CA key (default unless O(host_ca.private_key) is set).
+        type: bool
+      key_type:
+        description: Key type of a generated host CA.
+        type: str
+        choices: [ecdsa, ed25519, rsa]
+        default: ed25519
+      key_bits:
+        description: Key size of a generated V(rsa) or V(ecdsa) host CA.
+        type: int
+      private_key:
+        description:
+          - B(Secret.) Import this host CA private key instead of generating one; needs O(host_ca.public_key).
+        type: str
+      public_key:
+        description: The OpenSSH public key line of O(host_ca.private_key).
+        type: str
+      rotate:
+        description: Add the host CA issuer O(host_ca.issuer_name) beside the current host CA (see O(ca.rotate)).
+        type: bool
+        default: false
+      issuer_name:
+        description: Name of the issuer added by O(host_ca.rotate).
+        type: str
+      make_default:
+        description: With O(host_ca.rotate), make O(host_ca.issuer_name) the host mount's default issuer.
+        type: bool
+        default: false
   ca:
     description:
       - The CA to create when the mount has none.
@@ -106,10 +151,12 @@ options:
     description:
       - "Role name per actor type, merged over O(openbao.role_map) (itself merged over
         C({adm: adm-role, agt: agt-role, atm: atm-role}))."
+      - The key V(host) names the host role, like O(host_role).
     type: dict
   host_role:
     description:
-      - Name of the role that signs host certificates. Defaults to O(openbao.host_role), itself V(host-role).
+      - Name of the role that signs host certificates (on O(host_mount)). Defaults to O(openbao.host_role), itself
+        V(host-role).
     type: str
   max_ttl_hours:
     description:
@@ -141,7 +188,7 @@ options:
   roles:
     description:
       - "Extra or changed OpenBao role fields, per role name, merged over what the module sets, for example
-        C({agt-role: {not_before_duration: 60s}})."
+        C({agt-role: {not_before_duration: 10s}})."
       - Keys must be roles this module manages. C(ttl)/C(max_ttl) stay within the actor type's cap, C(key_type)
         stays V(ca), C(allow_empty_principals) cannot be turned on. A field OpenBao does not know is an error.
     type: dict
@@ -186,7 +233,14 @@ EXAMPLES = r"""
       atm: 4
     roles:
       agt-role:
-        not_before_duration: 60s
+        not_before_duration: 10s
+
+- name: OpenBao's two-mount layout - a user CA on ssh/, a host CA of its own on ssh-host-signer/
+  netkingdom.warden.openbao_ssh_engine:
+    mount: ssh
+    host_mount: ssh-host-signer
+    host_domains: [fleet.example]
+  register: engine
 
 - name: CA rotation, step 1 - add a new issuer beside the current CA
   netkingdom.warden.openbao_ssh_engine:
@@ -215,10 +269,23 @@ msg:
   returned: success
   type: str
 mount:
-  description: The SSH engine mount path.
+  description: The SSH engine mount path of the user CA.
   returned: success
   type: str
   sample: ssh
+host_mount:
+  description: The SSH engine mount path of the host CA (RV(mount) when one CA signs both).
+  returned: success
+  type: str
+  sample: ssh-host-signer
+host_ca_public_key:
+  description: The host mount's default CA public key, for C(@cert-authority) lines (RV(ca_public_key) with one mount).
+  returned: success
+  type: str
+host_ca_fingerprint:
+  description: SHA256 fingerprint of RV(host_ca_public_key).
+  returned: success
+  type: str
 ca_public_key:
   description: The mount's default CA public key (OpenSSH line). Null in check mode when the CA would be generated.
   returned: success

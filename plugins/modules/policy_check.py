@@ -127,6 +127,14 @@ reason:
   returned: success
   type: str
   sample: signing_policy_matched
+rule:
+  description:
+    - On a deny, the rule of the flex-auth package that failed first (for example V(valid_ttl) with reason
+      V(ttl_out_of_bounds)); null on an allow, or when the PDP names no rule. The rule to reason table is in
+      docs/policy-gate.md.
+  returned: success
+  type: str
+  sample: valid_ttl
 detail:
   description: What went wrong talking to the PDP, when C(reason=policy_unavailable). No secrets.
   returned: success
@@ -138,7 +146,8 @@ mode:
   type: str
   sample: embedded
 decision:
-  description: The decision envelope (id, effect, reason, matched_rule, provenance); null when none was made.
+  description: The decision envelope (id, effect, reason, rule on a deny, matched_rule, provenance); null when none
+    was made.
   returned: success
   type: dict
   sample:
@@ -149,6 +158,7 @@ decision:
     provenance:
       evaluator: netkingdom.warden.embedded
       mode: embedded
+      policy_id: ops-warden.ssh-certificate.sign
       policy_version: ops-warden-sign/1
       decision_time: "2026-11-26T10:00:00.000000Z"
 request:

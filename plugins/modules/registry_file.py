@@ -197,6 +197,7 @@ import shlex
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.registry import count_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry_deploy import (
     DeployError,
     default_backup_dir,
@@ -237,7 +238,7 @@ def do_read(module, path, backup_dir):
     snapshot = info['snapshot'] if info['valid'] else None
     module.exit_json(changed=False, path=path, exists=info['exists'], digest=info['digest'],
                      content_digest=info['content_digest'], valid=info['valid'], problems=info['problems'],
-                     actors=len(snapshot['resources']) if snapshot else 0,
+                     actors=count_actors(snapshot) if snapshot else 0,
                      history=[p for dummy, p, dummy2 in list_backups(backup_dir)])
 
 

@@ -12,9 +12,16 @@ module: registry_snapshot
 short_description: Build or validate a flex-auth registry snapshot from the actor inventory
 version_added: 0.1.0
 description:
-  - Builds the flex-auth registry snapshot (tenants, the C(ops-warden) system, one subject and one
-    C(ssh-cert:actor/<name>) resource per actor, groups per actor type, ownership relationships) from
-    the actor inventory, deterministically, as canonical JSON with a C(digest) of its content.
+  - Builds the flex-auth registry snapshot from the actor inventory, in flex-auth's registry shapes as
+    C(flex-auth load-registry --file) takes them, deterministically, as canonical JSON with a C(digest) of
+    its content (schema C(netkingdom.warden/registry-snapshot/v2)).
+  - A resource manifest holds one C(ssh-cert:actor/<name>) resource of type C(ssh-certificate) per actor
+    (action C(sign); the per-actor limits C(principals), C(max_ttl_hours) (the actor type's maximum),
+    C(default_ttl_hours) (the inventory C(ttl_hours)), C(allowed_subjects) and C(tenant) in its C(metadata));
+    a subject manifest holds one subject per actor with its tenant and a group per actor type; beside them
+    the tenants, the protected system C(ops-warden) and the ownership relationships.
+  - With O(src) and O(dest), rewrites an existing snapshot in the current format (an old
+    C(netkingdom.warden/registry-snapshot/v1) file is converted; its own digest must still match).
   - Writes O(dest) atomically, only when the digest differs, so a second run is C(changed=false).
   - With O(validate_only=true), validates an existing snapshot O(src) instead and reports every problem
     with the field where it is (dangling references, bad principals, TTL caps, a digest that does not match).
@@ -63,7 +70,9 @@ options:
     type: dict
   src:
     description:
-      - An existing snapshot file to validate; requires O(validate_only=true).
+      - An existing snapshot file to validate (with O(validate_only=true)) or to rewrite in the current
+        format at O(dest) (the documented way to convert a v1 snapshot once).
+      - Mutually exclusive with O(actors) and O(inventory_file).
     type: path
   validate_only:
     description:
@@ -83,6 +92,12 @@ EXAMPLES = r"""
     dest: /var/lib/flex-auth/registry/ops-warden.json
     mode: "0644"
   register: snapshot
+
+- name: Convert an old v1 snapshot to the current format once
+  netkingdom.warden.registry_snapshot:
+    src: files/production_registry_snapshot.json
+    dest: files/production_registry_snapshot.v2.json
+    mode: "0644"
 
 - name: Validate a snapshot before deploying it
   netkingdom.warden.registry_snapshot:
@@ -136,6 +151,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import Va
 from ansible_collections.netkingdom.warden.plugins.module_utils.routing import credential_lanes, load_catalog_file
 from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
     build_snapshot,
+    count_actors,
     describe_changes,
     load_snapshot_file,
     to_text,
@@ -187,39 +203,45 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params['src'] and not params['validate_only']:
-        module.fail_json(msg='src is only read with validate_only=true; use actors or inventory_file to build')
-
+    warnings = []
     if params['validate_only']:
         try:
-            snapshot = load_snapshot_file(params['src'])
+            snapshot = load_snapshot_file(params['src'], warnings=warnings)
         except ValidationError as exc:
             fail_validation(module, exc)
-        module.exit_json(changed=False, digest=snapshot['digest'], actors=len(snapshot['resources']))
+        for warning in warnings:
+            module.warn(warning)
+        module.exit_json(changed=False, digest=snapshot['digest'], actors=count_actors(snapshot))
 
-    if params['actors'] is None and not params['inventory_file']:
-        module.fail_json(msg='one of actors or inventory_file is required to build a snapshot')
-    try:
-        actors, warnings = resolve_actors(params['actors'], params['inventory_file'])
-        lanes = None
-        if params['routing_catalog']:
-            lanes = credential_lanes(load_catalog_file(params['routing_catalog']), params['credential_access'])
-        elif params['credential_access']:
-            module.fail_json(msg='credential_access needs routing_catalog')
-        snapshot = build_snapshot(actors, tenant=params['tenant'], credential_lanes=lanes)
-    except ValidationError as exc:
-        fail_validation(module, exc)
+    if params['src']:
+        try:  # rewrite (a v1 file: convert) in the current format
+            snapshot = load_snapshot_file(params['src'], warnings=warnings)
+        except ValidationError as exc:
+            fail_validation(module, exc)
+    elif params['actors'] is None and not params['inventory_file']:
+        module.fail_json(msg='one of actors, inventory_file or src is required to build a snapshot')
+    else:
+        try:
+            actors, warnings = resolve_actors(params['actors'], params['inventory_file'])
+            lanes = None
+            if params['routing_catalog']:
+                lanes = credential_lanes(load_catalog_file(params['routing_catalog']), params['credential_access'])
+            elif params['credential_access']:
+                module.fail_json(msg='credential_access needs routing_catalog')
+            snapshot = build_snapshot(actors, tenant=params['tenant'], credential_lanes=lanes)
+        except ValidationError as exc:
+            fail_validation(module, exc)
     for warning in warnings:
         module.warn(warning)
 
-    dest = params['dest']
+    dest = os.path.abspath(params['dest'])  # its directory is known, also for 'dest=new.json'
     new_text = to_text(snapshot)
     old_text, old = read_existing(dest)
     previous = old.get('digest') if old else None
     # Compare the whole file, not the recorded digest: a hand-edited file keeps its old digest.
     changed = old_text != new_text
     result = dict(changed=changed, digest=snapshot['digest'], previous_digest=previous,
-                  actors=len(snapshot['resources']),
+                  actors=count_actors(snapshot),
                   changes=describe_changes(old, snapshot) if changed else [])
     if changed and module._diff:
         result['diff'] = {'before': old_text or '',

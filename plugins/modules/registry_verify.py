@@ -70,9 +70,16 @@ options:
         description:
           - Seconds to wait for each answer. Environment variable E(WARDEN_POLICY_TIMEOUT). Default V(5).
         type: float
+      allow_insecure_http:
+        description:
+          - Allow an O(url) of C(http://) to a host that is not loopback, on purpose (the token and the answers
+            then cross that network unprotected). Environment variable E(WARDEN_ALLOW_INSECURE_HTTP). Default V(false).
+        type: bool
   url:
     description:
-      - Base URL of this flex-auth instance, for example V(http://flex-auth-1.example.internal:8080).
+      - Base URL of this flex-auth instance, for example V(https://flex-auth-1.example.internal:8080).
+      - C(http://) only to a loopback address (C(127.0.0.0/8), C(::1), C(localhost)) unless
+        O(policy.allow_insecure_http=true); refused before anything is sent.
       - Its token and TLS settings come from O(policy).
     type: str
     required: true
@@ -113,7 +120,7 @@ seealso:
 EXAMPLES = r"""
 - name: Wait for flex-auth and smoke-check the snapshot just deployed
   netkingdom.warden.registry_verify:
-    url: "http://{{ ansible_host }}:8080"
+    url: "https://{{ ansible_host }}:8080"
     expect_digest: "{{ deployed.digest }}"
     snapshot: /srv/warden/registry.json
     smoke_actor: agt-state-hub-bridge

@@ -22,8 +22,12 @@ description:
   - User certificates are for an O(actor) of the inventory; its principals and TTL come from the inventory
     and O(principals) / O(ttl_hours) may only narrow them. A TTL above the actor's or the type maximum
     (adm 48h, agt 24h, atm 8h) is rejected before any call, never clamped.
-  - The order is validate, gate, sign, write, audit. A deny, a gate failure (C(policy_unavailable) with
-    fail_closed), or a backend error leaves the host untouched and fails the task.
+  - The order is validate, gate, sign, audit, write. A deny, a gate failure (C(policy_unavailable) with
+    fail_closed, C(policy_answer_invalid) always), a backend error or an audit log that cannot take the
+    record leaves the host untouched and fails the task. A write that fails on the host after signing adds
+    a C(write_failed) audit record.
+  - The gate decision's warnings (gate off, PDP unavailable with O(policy.fail_closed=false)) are shown as
+    warnings of the task.
   - The certificate's key id is C(warden:<actor>:<decision id>) (C(warden:host:<host>) for host
     certificates), so sshd's login log lines lead to the policy decision.
 author:
@@ -78,7 +82,9 @@ options:
   principals:
     description:
       - User certificates, a subset of the actor's principals (default all of them).
-      - Host certificates, the names the host answers to (default its inventory name, FQDN and short name).
+      - Host certificates, the names the host answers to (DNS names or IP addresses). Default the inventory variable
+        C(warden_host_cert_principals), else C(inventory_hostname) plus C(ansible_host) when that is a DNS name. What
+        the host reports about itself is never signed; a warning shows it when it differs.
     type: list
     elements: str
   ttl_hours:
@@ -164,7 +170,8 @@ reason:
   description:
     - Why a certificate was signed, or V(valid) when it was kept. One of V(missing), V(invalid) (the file
       is not a certificate), V(key_changed), V(ca_changed), V(type_changed), V(principals_changed),
-      V(expiring), V(forced), V(valid); on a deny the gate's reason.
+      V(expiring), V(signature_invalid) (it names the trusted CA but that CA did not sign it - forged or damaged),
+      V(forced), V(valid); on a deny the gate's reason.
   returned: always
   type: str
   sample: expiring

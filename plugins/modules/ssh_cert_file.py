@@ -98,11 +98,11 @@ path:
   returned: success
   type: str
 hostname:
-  description: The host's short name.
+  description: The host's short name, as the host reports it (shown, never signed).
   returned: success
   type: str
 fqdn:
-  description: The host's fully qualified name.
+  description: The host's fully qualified name, as the host reports it (shown, never signed).
   returned: success
   type: str
 generated:

@@ -161,9 +161,23 @@ options:
     elements: str
     default: []
   host_cert_principals:
-    description: Names in the host certificates. Default the host's inventory name, FQDN and short name.
+    description:
+      - Names in the host certificates (DNS names or IP addresses).
+      - Default the inventory variable C(warden_host_cert_principals), else C(inventory_hostname) plus C(ansible_host)
+        when that is a DNS name. What the host reports about itself (its FQDN, its hostname) is never signed; a warning
+        shows it when it differs.
     type: list
     elements: str
+  host_signing_ca_keys:
+    description:
+      - Like O(signing_ca_keys), for host certificates - the public keys of the CA that signs them (the
+        C(netkingdom.warden.ssh_ca_public_key) lookup with C(cert_type=host)), which differ from the user CA's in
+        OpenBao's two-mount layout (O(openbao.host_mount)).
+      - Default O(signing_ca_keys) when one CA signs both (the local CA, or OpenBao with one mount), else ask the
+        signing backend on every host.
+    type: list
+    elements: str
+    default: []
   host_cert_ttl_hours:
     description: Lifetime of a new host certificate, in hours. Default 720.
     type: float
@@ -274,6 +288,7 @@ EXAMPLES = r"""
 - name: Sign only the actor certificates that are not valid (a converged host skips this)
   netkingdom.warden.ssh_cert:
     actor: "{{ item.actor }}"
+    subject: "{{ item.subject }}"
     key: "{{ item.key }}"
     generate_key: true
   loop: "{{ trust_and_actors.actor_certs_pending }}"
@@ -305,7 +320,7 @@ host_certs:
   description:
     - One entry per O(host_keys) item, with the fields M(netkingdom.warden.ssh_cert) returns.
     - C(path), C(key), C(changed), C(reason) (V(valid) when kept; else V(missing), V(expiring), V(key_changed),
-      V(ca_changed), V(principals_changed), ...), C(serial), C(key_id), C(principals), C(valid_after),
+      V(ca_changed), V(principals_changed), V(signature_invalid), ...), C(serial), C(key_id), C(principals), C(valid_after),
       C(valid_before), C(ca_fingerprint), C(policy_decision_id) (null for host certificates).
   returned: O(state=present)
   type: list
@@ -340,9 +355,11 @@ actor_certs:
       policy_decision_id: "decision:0123456789abcdef"
 actor_certs_pending:
   description:
-    - The O(actor_certs) an M(netkingdom.warden.ssh_cert) task must handle, each with C(actor), C(key), C(path)
-      and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
+    - The O(actor_certs) an M(netkingdom.warden.ssh_cert) task must handle, each with C(actor), C(key), C(path),
+      C(subject) and C(reason) (V(missing) also when the key itself is missing, V(expiring), V(key_changed), V(ca_changed),
       V(forced), ..., or V(error) with C(msg) for a problem that task will report).
+    - C(subject) is the subject id to send for that actor, its inventory C(subject), else the actor name (a fleet
+      run never sends E(WARDEN_POLICY_SUBJECT) for every actor).
   returned: O(state=present)
   type: list
   elements: dict

@@ -206,11 +206,11 @@ actor_keys:
   type: list
   elements: dict
 hostname:
-  description: The host's short name.
+  description: The host's short name, as the host reports it (shown, never signed).
   returned: state=inspect
   type: str
 fqdn:
-  description: The host's fully qualified name.
+  description: The host's fully qualified name, as the host reports it (shown, never signed).
   returned: state=inspect
   type: str
 changed_files:

@@ -24,12 +24,14 @@ from ansible.errors import AnsibleActionFail, AnsibleLookupError
 from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import INVENTORY_VARIABLE, host_cert_names
 from ansible_collections.netkingdom.warden.plugins.module_utils.warden_config import (
     CONFIG_ENV,
     CONFIG_VARIABLE,
     OPTION_VARIABLES,
     fill_options,
     is_set,
+    layered,
     load_config,
 )
 
@@ -48,6 +50,21 @@ SIGNING_DEFAULTS = {
     'backend': 'warden_signing_backend',
     'audit_log': 'warden_audit_log',
 }
+
+
+def task_var(task_vars, templar, name):
+    """The play variable ``name``, templated; None when it is not set."""
+    if name not in (task_vars or {}):
+        return None
+    return templar.template(task_vars[name])
+
+
+def host_cert_principals(configured, task_vars, templar, field):
+    """The names of this host's certificate: ``configured`` (the task's option), else the inventory variable
+    ``warden_host_cert_principals``, else ``inventory_hostname`` (+ ``ansible_host`` when a DNS name)."""
+    return host_cert_names(configured, (task_vars or {}).get('inventory_hostname'),
+                           task_var(task_vars, templar, 'ansible_host'), field=field,
+                           variable=task_var(task_vars, templar, INVENTORY_VARIABLE))
 
 
 def _config(path, error):
@@ -124,6 +141,23 @@ def apply_play_defaults(args, task_vars, templar, signing=False):
             chosen['subject'] = args['subject']
         args.update(fill_options(chosen, config, actor_source))
     return args
+
+
+def play_signer_openbao(plugin, variables):
+    """The ``openbao`` options the play gives the signer (``warden_openbao`` over the warden_config
+    file), for a lookup that must recognise the signer's token without ever using it (credential)."""
+    variables = variables or {}
+    templar = getattr(plugin, '_templar', None)
+
+    def var(name):
+        if name not in variables:
+            return None
+        return templar.template(variables[name]) if templar is not None else variables[name]
+
+    config = _config(var(CONFIG_VARIABLE) or os.environ.get(CONFIG_ENV) or None, AnsibleLookupError)
+    play = var(OPTION_VARIABLES['openbao'])
+    return layered('openbao', play if isinstance(play, dict) else None,
+                   config.get('openbao') if config is not None else None) or {}
 
 
 def lookup_var_options(plugin, variables):

@@ -57,7 +57,8 @@ class PlaybookRun(object):
 
 
 def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, verbosity=0,
-                 env=None, json_mode=True, workdir=None, timeout=600, args=()):
+                 env=None, json_mode=True, workdir=None, timeout=600, args=(), preexec_fn=None):
+    """``preexec_fn`` runs in the child before ansible-playbook starts (e.g. to set a resource limit)."""
     cmd = [os.path.join(BIN, 'ansible-playbook'), str(playbook)] + list(args)
     cmd += ['-i', str(inventory) if inventory else 'localhost,']
     if extra_vars:
@@ -72,7 +73,8 @@ def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=Fa
     if json_mode:
         run_env['ANSIBLE_STDOUT_CALLBACK'] = 'test_json'
         run_env['ANSIBLE_CALLBACK_PLUGINS'] = CALLBACKS
-    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout, check=False,
+                          preexec_fn=preexec_fn)
     return PlaybookRun(proc, json_mode)
 
 

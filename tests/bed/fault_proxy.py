@@ -7,6 +7,8 @@
     proxy.arm('slow', delay=4)                # hold sign requests 4 s, then forward them
     proxy.arm('call', call=bao.seal,          # on the first sign request for host6: seal
               trigger=signs_for(['host6']))   # OpenBao for real, then forward as usual
+    proxy.arm('rewrite', rewrite=to_mount('ssh', 'rogue'))  # sign requests go to another mount:
+                                              # a real answer from another CA
     proxy.clear()                             # healthy again (same port)
     proxy.stop()
 
@@ -20,7 +22,9 @@ socket is closed: later connections are refused), ``status`` (an OpenBao-style J
 with ``status``), ``slow`` (the answer comes after ``delay`` seconds; the request still
 reaches OpenBao then, like a server that is merely overloaded), ``call`` (runs ``call()``
 once when it fires, e.g. a real seal, then forwards), ``kill`` (runs ``call()`` when it
-fires, e.g. SIGKILL to the client that sent the request, and never forwards it).
+fires, e.g. SIGKILL to the client that sent the request, and never forwards it), ``rewrite``
+(forwards to the path ``rewrite(path)`` returns, e.g. the same role on another mount: the
+client gets a genuine OpenBao answer it did not ask for).
 
 The proxy runs in threads of the test process. It never logs bodies or headers (they carry
 the token). Counters: ``signs`` (sign requests seen), ``faulted`` (requests it faulted),
@@ -44,6 +48,15 @@ ERRORS = {403: 'permission denied', 500: 'internal error', 502: 'bad gateway', 5
 def is_sign(method, path):
     parts = path.split('?', 1)[0].strip('/').split('/')
     return method in ('POST', 'PUT') and len(parts) == 4 and parts[0] == 'v1' and parts[2] == 'sign'
+
+
+def to_mount(mount, other):
+    """A rewrite: ``/v1/<mount>/sign/<role>`` to ``/v1/<other>/sign/<role>``."""
+    prefix = '/v1/%s/sign/' % mount
+
+    def rewrite(path):
+        return '/v1/%s/sign/%s' % (other, path[len(prefix):]) if path.startswith(prefix) else path
+    return rewrite
 
 
 def signs_for(names):
@@ -129,14 +142,17 @@ class FaultProxy(object):
         with self._lock:
             self.signs = self.faulted = self.forwarded = 0
 
-    def arm(self, fault, after=0, trigger=None, status=500, delay=5.0, call=None, scope='sign'):
-        if fault not in ('down', 'status', 'slow', 'call', 'kill'):
+    def arm(self, fault, after=0, trigger=None, status=500, delay=5.0, call=None, scope='sign', rewrite=None):
+        if fault not in ('down', 'status', 'slow', 'call', 'kill', 'rewrite'):
             raise ValueError('unknown fault %r' % (fault,))
         if fault in ('call', 'kill') and call is None:
             raise ValueError('fault %r needs call=' % fault)
+        if fault == 'rewrite' and rewrite is None:
+            raise ValueError('fault rewrite needs rewrite=')
         with self._lock:
             self.fault, self.after, self.trigger = fault, after, trigger
             self.status, self.delay, self.call, self.scope = status, delay, call, scope
+            self.rewrite = rewrite
             self.fired = False
             self._armed_at = self.signs
         return self
@@ -144,7 +160,7 @@ class FaultProxy(object):
     def clear(self):
         """No fault any more; listening again on the same port if a `down` fault closed it."""
         with self._lock:
-            self.fault = self.trigger = self.call = None
+            self.fault = self.trigger = self.call = self.rewrite = None
             self.after, self.status, self.delay, self.scope = 0, 500, 0, 'sign'
             self.fired = False
             self._armed_at = getattr(self, 'signs', 0)
@@ -210,14 +226,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return  # the client was killed by call(): nobody waits for an answer
         if fault == 'slow':
             proxy._stopping.wait(proxy.delay)
-        self._forward(raw)
+        self._forward(raw, proxy.rewrite(self.path) if fault == 'rewrite' else self.path)
 
-    def _forward(self, raw):
+    def _forward(self, raw, path):
         proxy = self.owner
         conn = http.client.HTTPConnection(proxy.upstream[0], proxy.upstream[1], timeout=60)
         try:
             headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP)
-            conn.request(self.command, self.path, body=raw or None, headers=headers)
+            conn.request(self.command, path, body=raw or None, headers=headers)
             response = conn.getresponse()
             data = response.read()
             with proxy._lock:

@@ -410,7 +410,10 @@ class Fleet:
 
     def _write_inventory(self):
         inv = {"all": {"children": {"fleet": {
-            "hosts": {h.name: {"ansible_host": h.address, "fleet_fqdn": h.fqdn}
+            # Host certificate names come from the inventory only: each host's short and DNS name,
+            # as an operator lists them (the host's own idea of its name is never signed).
+            "hosts": {h.name: {"ansible_host": h.address, "fleet_fqdn": h.fqdn,
+                               "warden_host_cert_principals": [h.name, h.fqdn]}
                       for h in self.hosts},
             "vars": {
                 "ansible_port": 22,

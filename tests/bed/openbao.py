@@ -20,6 +20,18 @@ HOST_TTL = "720h"
 PERMIT_EXTENSIONS = ",".join(
     f"permit-{e}" for e in ("pty", "port-forwarding", "agent-forwarding", "X11-forwarding", "user-rc")
 )
+# ops-warden's runbook, word for word (CONTRACTS.md): no allow_user_key_ids, no extensions.
+#   bao write ssh/roles/agt-role key_type=ca allowed_users="*" allow_user_certificates=true default_user="agt" ttl=24h max_ttl=24h
+RUNBOOK_ROLES = {
+    "agt-role": {"key_type": "ca", "allowed_users": "*", "allow_user_certificates": "true",
+                 "default_user": "agt", "ttl": "24h", "max_ttl": "24h"},
+    "adm-role": {"key_type": "ca", "allowed_users": "*", "allow_user_certificates": "true",
+                 "default_user": "adm", "ttl": "48h", "max_ttl": "48h"},
+    "atm-role": {"key_type": "ca", "allowed_users": "*", "allow_user_certificates": "true",
+                 "default_user": "atm", "ttl": "8h", "max_ttl": "8h"},
+}
+# OpenBao's SSH-CA documentation: the host CA on a mount of its own, a host role limited to the domain.
+RUNBOOK_HOST_MOUNT = "ssh-host-signer"
 
 
 class OpenBaoError(RuntimeError):
@@ -225,23 +237,55 @@ class OpenBaoDev:
         })
         return self
 
-    def _read_ca(self):
+    def setup_runbook(self, mount="ssh", host_mount=RUNBOOK_HOST_MOUNT, domain="fleet.test",
+                      host_ca_key_type="ec"):
+        """The SSH engine as an existing deployment has it, not as this collection would make it.
+
+        The user CA on `mount` with the runbook's three roles exactly (RUNBOOK_ROLES: no
+        allow_user_key_ids, so a sign request with key_id gets HTTP 400), its CA generated with
+        OpenBao's defaults (RSA-4096), as `bao write ssh/config/ca generate_signing_key=true`
+        does. With `host_mount`, the host CA on a mount of its own (OpenBao's two-mount layout,
+        here an ECDSA P-256 CA) and `host-role` there, which signs only names under `domain`
+        (allowed_domains + allow_subdomains), without key ids either. The default setup
+        (setup_ssh_engine) is left as it is for the other tests.
+        """
+        self.mount = mount
+        for path in (mount, host_mount):
+            if path and f"{path}/" not in self.request("GET", "sys/mounts")["data"]:
+                self.request("POST", f"sys/mounts/{path}", {"type": "ssh"})
+        if self._read_ca(mount) is None:
+            self.request("POST", f"{mount}/config/ca", {"generate_signing_key": True})
+        for role, fields in RUNBOOK_ROLES.items():
+            self.request("POST", f"{mount}/roles/{role}", dict(fields))
+        if host_mount:
+            if self._read_ca(host_mount) is None:
+                body = {"generate_signing_key": True, "key_type": host_ca_key_type}
+                if host_ca_key_type == "ec":
+                    body["key_bits"] = 256
+                self.request("POST", f"{host_mount}/config/ca", body)
+            self.request("POST", f"{host_mount}/roles/{HOST_ROLE}", {
+                "key_type": "ca", "allow_host_certificates": "true", "allowed_domains": domain,
+                "allow_subdomains": "true", "ttl": HOST_TTL, "max_ttl": HOST_TTL,
+            })
+        return self
+
+    def _read_ca(self, mount=None):
         try:
-            return self.request("GET", f"{self.mount}/config/ca")["data"]["public_key"]
+            return self.request("GET", f"{mount or self.mount}/config/ca")["data"]["public_key"]
         except OpenBaoError as e:
             if e.status == 400:  # "keys haven't been configured yet" / "no default issuer"
                 return None
             raise
 
-    def ca_public_key(self):
+    def ca_public_key(self, mount=None):
         """The CA public key through the unauthenticated endpoint hosts and clients use."""
-        r = httpx.get(f"{self.url}/v1/{self.mount}/public_key", timeout=10.0)
+        r = httpx.get(f"{self.url}/v1/{mount or self.mount}/public_key", timeout=10.0)
         r.raise_for_status()
         return r.text.strip()
 
     def sign(self, role, public_key_text, principals, ttl="1h", cert_type="user", key_id=None,
-             token=None):
-        """Sign a public key with `role`; returns the `signed_key` text (one line)."""
+             token=None, mount=None):
+        """Sign a public key with `role` (on `mount`, default the engine's); returns the `signed_key` text."""
         if isinstance(principals, str):
             principals = [principals]
         body = {
@@ -252,7 +296,7 @@ class OpenBaoDev:
         }
         if key_id is not None:
             body["key_id"] = key_id
-        data = self.request("POST", f"{self.mount}/sign/{role}", body, token=token)["data"]
+        data = self.request("POST", f"{mount or self.mount}/sign/{role}", body, token=token)["data"]
         return data["signed_key"].strip()
 
     # --- faults, audit, policies -------------------------------------------------------------

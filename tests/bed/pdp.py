@@ -58,7 +58,7 @@ def _kill(proc):
 class PdpProcess:
     def __init__(self, registry_path, workdir, collections=None, token=None, host="127.0.0.1",
                  tls_cert=None, tls_key=None, client_ca=None, ca_cert=None, client_cert=None,
-                 client_key=None, python=None, startup_timeout=15.0):
+                 client_key=None, python=None, startup_timeout=15.0, policy=None):
         self.registry_path = Path(registry_path)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +69,7 @@ class PdpProcess:
         # What the bed itself uses to talk to a TLS PDP (health checks).
         self.ca_cert, self.client_cert, self.client_key = ca_cert, client_cert, client_key
         self.python = python or sys.executable
+        self.policy = policy  # a folder of .rego files (default: the checkout's policy/flex-auth)
         self.startup_timeout = startup_timeout
         self.control_file = self.workdir / "pdp-control.json"
         self.decision_log = self.workdir / "pdp-decisions.jsonl"
@@ -90,6 +91,8 @@ class PdpProcess:
                "--ready-file", str(self.ready_file)]
         if self.collections:
             cmd += ["--collections", str(self.collections)]
+        if self.policy:
+            cmd += ["--policy", str(self.policy)]
         if self.token_file:
             cmd += ["--token-file", str(self.token_file)]
         cert, key, client_ca = self.tls

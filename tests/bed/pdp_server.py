@@ -2,13 +2,17 @@
 
 flex-auth itself is not available as a package, so the integration tests run this process:
 a real HTTP server on loopback that serves the flex-auth ``/v1`` contract used by the
-ops-warden signing gate and decides with the collection's own embedded evaluator
-(``plugins/module_utils/gate.py``) against a registry snapshot file. Standard library only,
-plus the collection's module_utils.
+ops-warden signing gate and decides by evaluating the published Rego packages
+(policy/flex-auth/*.rego: flexauth.ops_warden.ssh_signing, flexauth.ops_warden.credential_read)
+on a real Rego engine (regopy, the Python bindings of rego-cpp), with the registry snapshot file
+as ``data.registry``, loaded as flex-auth would load it. It imports NOTHING from the collection
+(tests/unit/test_pdp_independence.py fails if it does): what it answers is an independent
+evaluation of the published rules, which the parity tests compare with the embedded gate.
+Standard library plus regopy.
 
 Endpoints
   GET  /healthz          200 {"status": "ok", "registry_digest", "actors", "generation", ...}
-  POST /v1/check         a decision envelope (gate.evaluate, provenance says it is this PDP)
+  POST /v1/check         a decision envelope (the Rego package's decision; provenance names this PDP)
   POST /v1/batch-check   {"requests": [...]} -> {"decisions": [...]}, in order
   GET  /v1/registry      {"digest", "actors", "tenants", "loaded_at", "generation"}
   POST /v1/admin/reload  reload --registry now (like SIGHUP): 200 {"digest", "generation"}, or 422
@@ -35,10 +39,12 @@ old registry stays in use and the error is logged (and counted in /healthz). SIG
 SIGINT stop the server.
 
 Exit codes: 0 stopped, 2 bad arguments (also: a listen address that is not loopback),
-3 invalid registry snapshot, 4 the collection cannot be imported, 5 cannot bind/TLS setup.
+3 invalid registry snapshot or Rego policy, 4 the Rego engine (regopy) cannot be imported,
+5 cannot bind/TLS setup.
 """
 
 import argparse
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -63,20 +69,205 @@ ROUTES = {  # path -> allowed method
 }
 FAULTS = ('slow', 'error500', 'status', 'garbage', 'body', 'cut', 'cut_body', 'badgzip', 'noid')
 
-# Filled by _import_collection(): the collection's module_utils.
-gate = registry = errors = None
+# What this PDP knows of the policies, as flex-auth's configuration would: the package each
+# resource type is decided by, and the names the envelope reports. Written out here (this file
+# imports nothing of the collection under test).
+POLICY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          'policy', 'flex-auth')
+COLLECTION_POLICY_DIR = os.path.join('ansible_collections', 'netkingdom', 'warden', 'policy', 'flex-auth')
+PACKAGES = {
+    # resource.type -> (Rego package, policy id, policy version, matched_rule prefix, allow reason)
+    'ssh-certificate': ('flexauth.ops_warden.ssh_signing', 'ops-warden.ssh-certificate.sign',
+                        'ops-warden-sign/1', 'ops_warden.sign.', 'signing_policy_matched'),
+    'credential-lane': ('flexauth.ops_warden.credential_read', 'ops-warden.credential-lane.read',
+                        'ops-warden-credential-read/1', 'ops_warden.credential_read.', 'credential_read_allowed'),
+}
+DEFAULT_PACKAGE = 'ssh-certificate'  # any other resource.type: the signing package denies it
 
 
-def _import_collection(collections):
-    global gate, registry, errors
-    if collections:
-        sys.path.insert(0, os.path.abspath(collections))
-    from ansible_collections.netkingdom.warden.plugins.module_utils import errors as _errors
-    from ansible_collections.netkingdom.warden.plugins.module_utils import gate as _gate
-    from ansible_collections.netkingdom.warden.plugins.module_utils import registry as _registry
-    gate, registry, errors = _gate, _registry, _errors
-    if collections and not os.path.abspath(gate.__file__).startswith(os.path.abspath(collections) + os.sep):
-        raise ImportError('the collection was imported from %s, not from %s' % (gate.__file__, collections))
+class RegistryError(ValueError):
+    """The registry snapshot cannot be served; the message says why."""
+
+
+def canonical(data):
+    return json.dumps(data, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+
+
+def load_registry(path):
+    """The snapshot at ``path`` as flex-auth would take it, checked for what this PDP relies on:
+    JSON, the manifests' required fields, no dangling tenant/subject/resource, and the digest the
+    collection writes (sha256 of the canonical JSON without ``digest``). Raises RegistryError."""
+    try:
+        with open(path, 'rb') as handle:
+            text = handle.read().decode('utf-8')
+    except OSError as exc:
+        raise RegistryError('%s: cannot read registry snapshot: %s' % (path, exc.strerror))
+    except UnicodeDecodeError:
+        raise RegistryError('%s: registry snapshot is not UTF-8 text' % path)
+    try:
+        snapshot = json.loads(text)
+    except ValueError as exc:
+        raise RegistryError('%s: not valid JSON: %s' % (path, exc))
+    if not isinstance(snapshot, dict):
+        raise RegistryError('%s: a registry snapshot must be a JSON object' % path)
+    problems = []
+
+    def items(container, key, where):
+        value = container.get(key) if isinstance(container, dict) else None
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            problems.append('%s.%s must be a list of objects' % (where, key))
+            return []
+        return value
+
+    tenants = set(t.get('id') for t in items(snapshot, 'tenants', 'snapshot'))
+    subjects, resources = set(), set()
+    for number, manifest in enumerate(items(snapshot, 'subject_manifests', 'snapshot')):
+        for index, subject in enumerate(items(manifest, 'subjects', 'subject_manifests[%d]' % number)):
+            subjects.add(subject.get('id'))
+            if subject.get('tenant') not in tenants:
+                problems.append('subject_manifests[%d].subjects[%d].tenant: unknown tenant %r (dangling reference)'
+                                % (number, index, subject.get('tenant')))
+    for number, manifest in enumerate(items(snapshot, 'resource_manifests', 'snapshot')):
+        for key in ('id', 'system'):
+            if not isinstance(manifest.get(key), str):
+                problems.append('resource_manifests[%d].%s is required' % (number, key))
+        for index, res in enumerate(items(manifest, 'resources', 'resource_manifests[%d]' % number)):
+            where = 'resource_manifests[%d].resources[%d]' % (number, index)
+            meta = res.get('metadata')
+            if not isinstance(res.get('id'), str) or not isinstance(res.get('type'), str) or not isinstance(meta, dict):
+                problems.append('%s needs id, type and metadata' % where)
+                continue
+            resources.add(res['id'])
+            if meta.get('tenant') not in tenants:
+                problems.append('%s.metadata.tenant: unknown tenant %r (dangling reference)' % (where, meta.get('tenant')))
+    for index, rel in enumerate(items(snapshot, 'relationships', 'snapshot')):
+        if rel.get('subject') not in subjects or rel.get('resource') not in resources:
+            problems.append('relationships[%d]: unknown subject or resource (dangling reference)' % index)
+    if not problems:
+        body = dict((k, v) for k, v in snapshot.items() if k != 'digest')
+        digest = 'sha256:' + hashlib.sha256(canonical(body).encode('utf-8')).hexdigest()
+        if snapshot.get('digest') != digest:
+            problems.append('digest %r does not match the content (it hashes to %s)' % (snapshot.get('digest'), digest))
+    if problems:
+        raise RegistryError('%s: invalid registry snapshot: %s' % (path, '; '.join(problems)))
+    return snapshot
+
+
+def actor_count(snapshot):
+    return sum(1 for m in snapshot['resource_manifests'] for r in m['resources'] if r['type'] == 'ssh-certificate')
+
+
+def policy_dir(args):
+    """Where the .rego files are: --policy, else the checkout's policy/flex-auth, else the collection's."""
+    if args.policy:
+        return args.policy
+    if os.path.isdir(POLICY_DIR):
+        return POLICY_DIR
+    if args.collections:
+        return os.path.join(args.collections, COLLECTION_POLICY_DIR)
+    return POLICY_DIR
+
+
+def read_policies(directory):
+    """{file name: Rego text} of every .rego file in ``directory``. Raises RegistryError."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith('.rego'))
+        modules = {}
+        for name in names:
+            with open(os.path.join(directory, name)) as handle:
+                modules[name] = handle.read()
+    except OSError as exc:
+        raise RegistryError('cannot read the Rego policies in %s: %s' % (directory, exc.strerror))
+    if not modules:
+        raise RegistryError('no .rego policy in %s' % directory)
+    return modules
+
+
+def decision_id(request, digest):
+    """flex-auth's decision id as this PDP derives it: from the request and the registry (how
+    flex-auth itself derives it is unconfirmed; the collection's embedded gate derives its own)."""
+    text = 'flex-auth|%s|%s' % (digest, json.dumps(request, sort_keys=True, separators=(',', ':')))
+    return 'decision:' + hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:16]
+
+
+def request_problem(request):
+    """Why a body is not a check request (400), as flex-auth's request decoding would say, or None."""
+    if not isinstance(request, dict):
+        return 'the request must be a JSON object'
+    for key in ('subject', 'resource'):
+        if not isinstance(request.get(key), dict):
+            return '%s must be an object' % key
+    for key in ('subject', 'resource'):
+        if not isinstance(request[key].get('id'), str):
+            return '%s.id must be a string' % key
+    if not isinstance(request.get('action'), str):
+        return 'action must be a string'
+    if 'context' in request and not isinstance(request['context'], dict):
+        return 'context must be an object'
+    if 'tenant' in request and not isinstance(request['tenant'], str):
+        return 'tenant must be a string'
+    return None
+
+
+class RegoPolicy(object):
+    """The Rego packages compiled once against one registry snapshot (``data.registry``);
+    ``decide(request)`` evaluates the package of the request's resource type."""
+
+    def __init__(self, modules, snapshot):
+        from regopy import Interpreter  # the real Rego engine (rego-cpp); PyPI regopy
+        builder = Interpreter()
+        for name, text in sorted(modules.items()):
+            builder.add_module(name, text)
+        builder.add_data_json(json.dumps({'registry': snapshot}))
+        self.entrypoints = dict((rtype, spec[0].replace('.', '/') + '/decision') for rtype, spec in PACKAGES.items())
+        self.bundle = builder.build(None, sorted(self.entrypoints.values()))
+        self.runner = Interpreter()
+        self.lock = threading.Lock()  # one interpreter: one query at a time
+        self.digest = snapshot.get('digest')
+
+    def evaluate(self, request):
+        """The package's ``decision`` object for ``request`` (raises RuntimeError when undefined)."""
+        rtype = request['resource'].get('type')
+        entrypoint = self.entrypoints.get(rtype if rtype in PACKAGES else DEFAULT_PACKAGE)
+        with self.lock:
+            try:
+                self.runner.set_input_term(json.dumps(request))
+                output = str(self.runner.query_bundle_entrypoint(self.bundle, entrypoint))
+            except Exception as exc:  # the engine refused the input (regopy raises several types)
+                raise RuntimeError('the Rego engine failed: %s: %s' % (type(exc).__name__, str(exc)[:300]))
+        try:
+            decision = json.loads(output)['expressions'][0]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise RuntimeError('the policy gave no decision: %s' % output[:300])
+        if not isinstance(decision, dict) or decision.get('effect') not in ('allow', 'deny'):
+            raise RuntimeError('the policy gave no decision: %s' % output[:300])
+        return decision
+
+    def decide(self, request, mode='flex_auth'):
+        """A flex-auth decision envelope for ``request``."""
+        rtype = request['resource'].get('type')
+        package, policy_id, version, prefix, allow = PACKAGES[rtype if rtype in PACKAGES else DEFAULT_PACKAGE]
+        decision = self.evaluate(request)
+        deny = decision['effect'] == 'deny'
+        envelope = {
+            'id': decision_id(request, self.digest),
+            'effect': decision['effect'],
+            'reason': decision['reason'],
+            'matched_rule': prefix + ('deny.' + decision['reason'] if deny else 'allow'),
+            'provenance': {
+                'evaluator': EVALUATOR,
+                'mode': mode,
+                'policy_id': policy_id,
+                'policy_version': version,
+                'decision_time': time.strftime('%Y-%m-%dT%H:%M:%S.000000Z', time.gmtime()),
+                'registry_digest': self.digest,
+            },
+        }
+        if deny:
+            envelope['rule'] = decision['rule']
+        if isinstance(request.get('request_id'), str):
+            envelope['request_id'] = request['request_id']
+        return envelope
 
 
 def utc_now():
@@ -89,7 +280,7 @@ def log(msg):
 
 
 class State(object):
-    """Everything the handlers share: registry index, token, counters. Swapped under a lock."""
+    """Everything the handlers share: the compiled policy, token, counters. Swapped under a lock."""
 
     def __init__(self, args):
         self.args = args
@@ -98,15 +289,15 @@ class State(object):
         self.generation = 0
         self.reload_errors = 0
         self.last_reload_error = None
-        self.index = None
+        self.policy = None
         self.snapshot = None
         self.loaded_at = None
         self.token = None
 
     def load(self):
-        """Load registry and token; raise ValidationError/OSError and keep the old state."""
-        snapshot = registry.load_snapshot_file(self.args.registry)
-        index = registry.RegistryIndex(snapshot)
+        """Load registry, policies and token; raise RegistryError/OSError/ValueError and keep the old state."""
+        snapshot = load_registry(self.args.registry)
+        policy = RegoPolicy(read_policies(policy_dir(self.args)), snapshot)
         token = None
         if self.args.token_file:
             with open(self.args.token_file) as handle:
@@ -114,7 +305,7 @@ class State(object):
             if not token:
                 raise ValueError('token file %s is empty' % self.args.token_file)
         with self.lock:
-            self.snapshot, self.index, self.token = snapshot, index, token
+            self.snapshot, self.policy, self.token = snapshot, policy, token
             self.loaded_at = utc_now()
             self.generation += 1
 
@@ -126,14 +317,14 @@ class State(object):
             with self.lock:
                 self.reload_errors += 1
                 self.last_reload_error = str(exc)
-            log('ERROR reload refused, still serving %s: %s' % (self.index.digest, exc))
+            log('ERROR reload refused, still serving %s: %s' % (self.policy.digest, exc))
             return str(exc)
-        log('reloaded registry %s (generation %d)' % (self.index.digest, self.generation))
+        log('reloaded registry %s (generation %d)' % (self.policy.digest, self.generation))
         return None
 
     def view(self):
         with self.lock:
-            return self.index, self.snapshot, self.token
+            return self.policy, self.snapshot, self.token
 
     def fault(self):
         path = self.args.control
@@ -274,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault and (path in DECISION_PATHS or fault.get('scope') == 'all'):
             if self._apply_fault(fault):
                 return
-        index, snapshot, token = state.view()
+        policy, snapshot, token = state.view()
         if path.startswith('/v1/') and not self._authorized(token):
             return self._error(401, 'unauthorized', 'a valid bearer token is required',
                                headers={'WWW-Authenticate': 'Bearer realm="flex-auth"'})
@@ -283,42 +474,48 @@ class Handler(BaseHTTPRequestHandler):
                                headers={'Allow': ROUTES[path]})
         if path == '/healthz':
             return self._json(200, {
-                'status': 'ok', 'evaluator': EVALUATOR, 'registry_digest': index.digest,
-                'actors': len(index.resources), 'generation': state.generation,
+                'status': 'ok', 'evaluator': EVALUATOR, 'registry_digest': policy.digest,
+                'actors': actor_count(snapshot), 'generation': state.generation,
                 'reload_errors': state.reload_errors, 'last_reload_error': state.last_reload_error})
         if path == '/v1/admin/reload':
             refused = state.reload()
-            index, snapshot, token = state.view()
+            policy, snapshot, token = state.view()
             if refused:
-                return self._json(422, {'error': 'reload_refused', 'message': refused, 'digest': index.digest})
-            return self._json(200, {'digest': index.digest, 'generation': state.generation})
+                return self._json(422, {'error': 'reload_refused', 'message': refused, 'digest': policy.digest})
+            return self._json(200, {'digest': policy.digest, 'generation': state.generation})
         if path == '/v1/registry':
             return self._json(200, {
-                'digest': index.digest, 'actors': len(index.resources),
-                'tenants': sorted(index.tenants), 'schema': snapshot.get('schema'),
+                'digest': policy.digest, 'actors': actor_count(snapshot),
+                'tenants': sorted(t['id'] for t in snapshot['tenants']), 'schema': snapshot.get('schema'),
                 'loaded_at': state.loaded_at, 'generation': state.generation})
         try:
             data = json.loads(body.decode('utf-8'))
         except (UnicodeDecodeError, ValueError) as exc:
             return self._error(400, 'malformed_json', 'the body is not JSON: %s' % exc)
         noid = fault.get('fault') == 'noid'
+        try:
+            return self._decisions(state, policy, data, path, noid)
+        except RuntimeError as exc:  # the policy itself failed: an error, never a decision
+            log('ERROR evaluation failed: %s' % exc)
+            return self._error(500, 'evaluation_error', str(exc))
+
+    def _decisions(self, state, policy, data, path, noid):
         if path == '/v1/check':
-            problem = gate.request_shape_problem(data)
+            problem = request_problem(data)
             if problem:
                 return self._error(400, 'malformed_request', problem)
-            return self._json(200, self._decide(state, index, data, path, noid))
+            return self._json(200, self._decide(state, policy, data, path, noid))
         requests = data.get('requests') if isinstance(data, dict) else None
         if not isinstance(requests, list):
             return self._error(400, 'malformed_request', 'a batch must be {"requests": [...]}')
         for number, request in enumerate(requests):
-            problem = gate.request_shape_problem(request)
+            problem = request_problem(request)
             if problem:
                 return self._error(400, 'malformed_request', 'requests[%d]: %s' % (number, problem))
-        return self._json(200, {'decisions': [self._decide(state, index, r, path, noid) for r in requests]})
+        return self._json(200, {'decisions': [self._decide(state, policy, r, path, noid) for r in requests]})
 
-    def _decide(self, state, index, request, endpoint, noid):
-        envelope = gate.evaluate(request, index, mode='flex_auth')
-        envelope['provenance']['evaluator'] = EVALUATOR
+    def _decide(self, state, policy, request, endpoint, noid):
+        envelope = policy.decide(request)
         state.record(envelope, request, endpoint, fault='noid' if noid else None)
         if noid:
             envelope.pop('id', None)
@@ -431,7 +628,10 @@ def parse_args(argv):
                         help='HOST:PORT on loopback; port 0 picks a free one (default 127.0.0.1:0)')
     parser.add_argument('--registry', required=True, help='registry snapshot (JSON); must validate')
     parser.add_argument('--collections', default=os.environ.get('WARDEN_TEST_COLLECTIONS'),
-                        help='folder holding ansible_collections/ (default: $WARDEN_TEST_COLLECTIONS)')
+                        help='folder holding ansible_collections/ of the installed collection: only where its '
+                             'policy/flex-auth/*.rego are read from when --policy is not given and this script '
+                             'does not sit in a checkout (default: $WARDEN_TEST_COLLECTIONS)')
+    parser.add_argument('--policy', help='folder of the .rego policies (default: the checkout\'s policy/flex-auth)')
     parser.add_argument('--control', help='fault control file (JSON), read on every request')
     parser.add_argument('--decision-log', help='JSON-lines decision log (appended)')
     parser.add_argument('--token-file', help='require "Authorization: Bearer <token in file>" on /v1/')
@@ -451,14 +651,14 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        _import_collection(args.collections)
+        import regopy  # noqa: F401  the Rego engine
     except ImportError as exc:
-        log('ERROR cannot import netkingdom.warden module_utils (--collections %s): %s' % (args.collections, exc))
+        log('ERROR the Rego engine regopy cannot be imported (pip install regopy): %s' % exc)
         return 4
     state = State(args)
     try:
         state.load()
-    except (errors.ValidationError, OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         log('ERROR refusing to start: %s' % exc)
         return 3
     host, port = args.listen
@@ -487,7 +687,7 @@ def main(argv=None):
         if args.ready_file:
             write_atomic(args.ready_file, json.dumps({'pid': os.getpid(), 'url': url}) + '\n')
             written.append(args.ready_file)
-        log('ready %s registry %s (%d actors)' % (url, state.index.digest, len(state.index.resources)))
+        log('ready %s registry %s (%d actors)' % (url, state.policy.digest, actor_count(state.snapshot)))
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()

@@ -2,7 +2,9 @@
 
 Used by the registry deploy tests and the fleet demo. Everything the service needs is copied into
 the host's own /run (the PDP runs as nobody; the machine's /tmp and /root are not visible inside
-a mini host, and the venv's python lives under /root, so the host's /usr/bin/python3 runs it).
+a mini host, and the venv's python lives under /root, so the host's /usr/bin/python3 runs it): the
+server script, the Rego policies of the collection under test, and the Rego engine (the venv's
+regopy package, a CPython 3.11 wheel like the host's python3).
 """
 
 import shutil
@@ -30,8 +32,8 @@ running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 do_start() {
     running && return 0
     rm -f "$READY"
-    setsid setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 "$RUN/pdp_server.py" \
-        --registry @REGISTRY@ --listen @LISTEN@ --collections "$RUN/collections" \
+    PYTHONPATH="$RUN/lib" setsid setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 \
+        "$RUN/pdp_server.py" --registry @REGISTRY@ --listen @LISTEN@ --policy "$RUN/policy" \
         --token-file /etc/flex-auth/token --decision-log /var/log/flex-auth/decisions.jsonl \
         --pid-file "$PIDFILE" --ready-file "$READY" </dev/null >>"$LOG" 2>&1 &
     pid=$!
@@ -71,10 +73,15 @@ esac
 
 def install_pdp_service(host, collections, registry, listen, token):
     """Install the PDP service on ``host`` (not started: deploy_registry starts it)."""
-    module_utils = Path(collections) / 'ansible_collections/netkingdom/warden/plugins/module_utils'
+    import regopy
+
+    policy = Path(collections) / 'ansible_collections/netkingdom/warden/policy/flex-auth'
     run = Path(host.run_dir) / 'flex-auth'
-    target = run / 'collections/ansible_collections/netkingdom/warden/plugins/module_utils'
-    shutil.copytree(module_utils, target, ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copytree(policy, run / 'policy')
+    site = Path(regopy.__file__).resolve().parent.parent
+    for name in ('regopy', 'regopy.libs'):
+        if (site / name).is_dir():
+            shutil.copytree(site / name, run / 'lib' / name, ignore=shutil.ignore_patterns('__pycache__'))
     shutil.copy(ROOT / 'tests/bed/pdp_server.py', run / 'pdp_server.py')
     script = INIT_SCRIPT.replace('@REGISTRY@', registry).replace('@LISTEN@', listen)
     host.write_file('/etc/init.d/flex-auth', script, mode=0o755)

@@ -22,6 +22,7 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:
     sys.path.append(str(_ROOT))
 
+from tests.bed import awx_credentials as AWX  # noqa: E402
 from tests.bed.ansible_run import run_playbook  # noqa: E402
 from tests.bed.collection_path import ensure_on_path  # noqa: E402
 from tests.bed.openbao import OpenBaoDev, free_port  # noqa: E402
@@ -189,7 +190,12 @@ def test_flex_auth_allow_and_an_ungated_fetch_on_purpose(bed):
     value, dummy, decision = bed.fetcher(policy={'mode': 'flex_auth', 'url': bed.pdp.url}).fetch('npm-publish-token')
     assert value == bed.value and decision.mode == 'flex_auth' and decision.decision_id.startswith('decision:')
     assert any(e['decision_id'] == decision.decision_id and e['action'] == 'read' for e in bed.pdp.decisions())
-    fetcher = bed.fetcher(policy={'mode': 'off'}, allow_ungated=True)
+    before = bed.reads()
+    with pytest.raises(ValidationError) as info:  # acknowledged by the play, but not by the controller
+        bed.fetcher(policy={'mode': 'off'}, allow_ungated=True).fetch('npm token')
+    assert info.value.fields == ['policy.mode'] and 'WARDEN_ALLOW_UNGATED=1' in str(info.value)
+    assert bed.reads() == before
+    fetcher = bed.fetcher(env=bed.env(WARDEN_ALLOW_UNGATED='1'), policy={'mode': 'off'}, allow_ungated=True)
     value, dummy, decision = fetcher.fetch('npm token')
     assert value == bed.value and decision.mode == 'off'
     assert any('without a policy check' in w for w in fetcher.warnings)
@@ -349,3 +355,62 @@ def test_playbook_never_uses_the_collections_configured_token(bed, tmp_path):
     assert bed.bao.token not in run.output
     assert bed.reads() == before
     assert bed.audit_records()[-1]['reason'] == 'caller_auth_missing'
+
+
+# --- finding 14.10: the signer's token is never the caller's -------------------------------------
+def test_a_caller_token_that_is_the_signers_is_refused_in_awx_style_env(bed, tmp_path):
+    """The AWX credential type injects the signing token as WARDEN_OPENBAO_TOKEN. A second credential that
+    puts the same token into BAO_TOKEN (what the old type did) is the collection's identity, not the
+    caller's: refused, nothing read, neither token shown. With a token of the caller's own, the fetch works."""
+    ctype = yaml.safe_load((_ROOT / 'docs' / 'awx' / 'credential_types' / 'openbao.yml').read_text())
+    signing = bed.bao.create_token(['npm-read'], no_default_policy=True)  # it could read the secret
+    injected = AWX.inject(ctype, {'url': bed.bao.url, 'auth_method': 'token', 'token': signing}, tmp_path / 'job')
+    assert injected['WARDEN_OPENBAO_TOKEN'] == signing and 'BAO_TOKEN' not in injected
+    env = dict(bed.env(BAO_TOKEN=signing), **injected)
+    before, records = bed.reads(), len(bed.audit_records())
+    with pytest.raises(CredentialRefused) as info:
+        bed.fetcher(env=env).fetch('npm token')
+    assert info.value.reason == 'caller_token_is_signer' and info.value.outcome == 'refused'
+    assert 'BAO_TOKEN is the collection\'s signing token (the same as WARDEN_OPENBAO_TOKEN)' in str(info.value)
+    assert signing not in str(info.value)
+    assert bed.reads() == before
+    record = bed.audit_records()[records:]
+    assert [r['reason'] for r in record] == ['caller_token_is_signer'] and signing not in json.dumps(record)
+    # ~/.vault-token holding the signer's token is refused the same way
+    token_file = bed.home / '.vault-token'
+    token_file.write_text(signing + '\n')
+    try:
+        with pytest.raises(CredentialRefused) as info:
+            bed.fetcher(env=dict(env, BAO_TOKEN=None)).fetch('npm token')
+    finally:
+        token_file.unlink()
+    assert info.value.reason == 'caller_token_is_signer' and '~/.vault-token' in str(info.value)
+    # a credential type imported before the fix injects the signing token as BAO_TOKEN, with
+    # WARDEN_OPENBAO_AUTH_METHOD=token: that BAO_TOKEN is the signer's, refused too
+    old_type = json.loads(json.dumps(ctype))
+    old_type['injectors']['env'] = dict(('BAO_TOKEN' if k == 'WARDEN_OPENBAO_TOKEN' else k, v)
+                                        for k, v in ctype['injectors']['env'].items())
+    old_env = AWX.inject(old_type, {'url': bed.bao.url, 'auth_method': 'token', 'token': signing}, tmp_path / 'old')
+    with pytest.raises(CredentialRefused) as info:
+        bed.fetcher(env=dict(bed.env(BAO_TOKEN=None), **old_env)).fetch('npm token')
+    assert info.value.reason == 'caller_token_is_signer' and 'WARDEN_OPENBAO_AUTH_METHOD=token' in str(info.value)
+    assert bed.reads() == before
+    # the caller's own token beside the signer's: fetched as the caller
+    value, dummy, dummy2 = bed.fetcher(env=dict(env, BAO_TOKEN=bed.caller_token)).fetch('npm token')
+    assert value == bed.value and bed.reads() == before + 1
+
+
+def test_playbook_refuses_the_play_signers_token_as_the_callers(bed, tmp_path):
+    before = bed.reads()
+    env = base_env_without_bao()
+    env.update({'BAO_ADDR': bed.bao.url, 'BAO_TOKEN': bed.caller_token, 'HOME': str(bed.home),
+                'WARDEN_AUDIT_LOG': str(bed.audit), 'WARDEN_ROUTING_CATALOG': str(bed.catalog_path),
+                'WARDEN_POLICY_SUBJECT': READER})
+    run = run_playbook(HERE / 'playbooks' / 'credential_no_token.yml', workdir=tmp_path, env=env,
+                       extra_vars={'warden_openbao': {'url': bed.bao.url, 'token': bed.caller_token},
+                                   'warden_credential_access': ACCESS})
+    result = run.task_results('Fetch with only warden_openbao\'s token around')[0]
+    assert result['failed'] and "is the collection's signing token (the same as openbao.token" in result['msg']
+    assert bed.caller_token not in run.output and bed.value not in run.output
+    assert bed.reads() == before
+    assert bed.audit_records()[-1]['reason'] == 'caller_token_is_signer'

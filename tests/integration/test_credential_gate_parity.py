@@ -64,6 +64,7 @@ def test_table_over_http_matches_embedded(lane_pdp, index):
             assert (got["effect"], got["reason"]) == (want["effect"], want["reason"]), case["name"]
             assert (got["effect"], got["reason"]) == (expected["effect"], expected["reason"]), case["name"]
             assert got["matched_rule"] == want["matched_rule"], case["name"]
+            assert got.get("rule") == want.get("rule"), case["name"]
             assert got.get("request_id") == expected.get("request_id"), case["name"]
             assert got["provenance"]["policy_version"] == want["provenance"]["policy_version"]
             assert DECISION_ID.match(got["id"])

@@ -1,9 +1,12 @@
 """Embedded evaluator and the flex-auth-compatible PDP give the same decisions.
 
-The shared table (tests/cases/gate_cases.yaml) runs over HTTP through ``POST /v1/check``, once
-more as one ``POST /v1/batch-check``, and through ``policy.Gate`` in ``flex_auth`` mode; each
-answer must carry the embedded evaluator's effect and reason. Then the HTTP contract itself:
-405/400/404/401, /healthz, the decision log, SIGHUP reloads, refusing a bad registry, TLS.
+The PDP evaluates the published Rego package on a real Rego engine (tests/bed/pdp_server.py,
+no import of the collection). The shared table (tests/cases/gate_cases.yaml, expected answers
+written by hand) runs over HTTP through ``POST /v1/check``, once more as one
+``POST /v1/batch-check``, and through ``policy.Gate`` in ``flex_auth`` mode; each answer must carry
+the table's and the embedded evaluator's effect, reason and failing rule. Generated requests and
+the mutation check are in test_rego_parity.py. Then the HTTP contract itself: 405/400/404/401,
+/healthz, the decision log, SIGHUP reloads, refusing a bad registry, TLS.
 """
 
 import json
@@ -16,8 +19,6 @@ import sys
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if _ROOT not in sys.path:
@@ -42,7 +43,8 @@ IDS = [c["name"] for c, dummy in CASES]
 
 
 def remote_gate(url, **options):
-    return Gate(GateSettings(dict({"mode": "flex_auth", "url": url}, **options), env={}))
+    env = {"WARDEN_ALLOW_UNGATED": "1"} if options.get("fail_closed") is False else {}
+    return Gate(GateSettings(dict({"mode": "flex_auth", "url": url}, **options), env=env))
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,7 @@ def assert_same(envelope, embedded, case):
     expected = case["expected"]
     assert (envelope["effect"], envelope["reason"]) == (embedded["effect"], embedded["reason"]), case["name"]
     assert (envelope["effect"], envelope["reason"]) == (expected["effect"], expected["reason"]), case["name"]
+    assert envelope.get("rule") == embedded.get("rule") == expected.get("rule"), case["name"]
     assert envelope.get("request_id") == embedded.get("request_id") == expected.get("request_id")
     assert envelope["matched_rule"] == embedded["matched_rule"]
     assert DECISION_ID.match(envelope["id"])
@@ -77,6 +80,7 @@ def test_check_matches_embedded(case, body, http, index, gate_snapshot):
     assert prov["evaluator"] == "netkingdom.warden.test-pdp"
     assert prov["mode"] == "flex_auth"
     assert prov["policy_version"] == gate.POLICY_VERSION
+    assert prov["policy_id"] == "ops-warden.ssh-certificate.sign"
     assert prov["registry_digest"] == gate_snapshot["digest"]
     assert prov["decision_time"].endswith("Z")
 
@@ -88,7 +92,10 @@ def test_batch_check_matches_embedded_in_order(http, index):
     assert len(decisions) == len(CASES)
     for (case, body), envelope in zip(CASES, decisions):
         assert_same(envelope, gate.evaluate(body, index), case)
-    assert len({d["id"] for d in decisions}) == len(decisions)
+    by_request = dict((json.dumps(body, sort_keys=True), d["id"]) for (dummy, body), d in zip(CASES, decisions))
+    assert len(set(by_request.values())) == len(by_request)  # the PDP derives its ids from the request
+    again = http.post("/v1/batch-check", json={"requests": [body for dummy, body in CASES]}).json()["decisions"]
+    assert [d["id"] for d in again] == [d["id"] for d in decisions]
 
 
 def test_policy_gate_flex_auth_matches_embedded(pdp, gate_actors):
@@ -104,59 +111,6 @@ def test_policy_gate_flex_auth_matches_embedded(pdp, gate_actors):
     assert [(d.effect, d.reason) for d in many] == [(c["expected"]["effect"], c["expected"]["reason"]) for c, dummy in CASES]
 
 
-# Random requests around the fixture inventory: whatever the evaluator says in-process, the
-# PDP says over HTTP (and a body that is not a request is a 400 there and an error here).
-_json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-10, 100),
-                         st.floats(-5, 60, allow_nan=False, allow_infinity=False), st.text(max_size=12))
-_field_values = {
-    "subject.id": st.sampled_from(["adm-example", "agt-state-hub-bridge", "iam:agt-state-hub-bridge",
-                                   "atm-backup-daily", "iam:atm-cert-renewer", "adm-nobody"]) | _json_scalar,
-    "subject.type": st.sampled_from(["adm", "agt", "atm"]) | _json_scalar,
-    "tenant": st.sampled_from(["tenant:platform", "tenant:other"]) | _json_scalar,
-    "action": st.sampled_from(["sign", "issue"]) | _json_scalar,
-    "resource.id": st.sampled_from(["ssh-cert:actor/adm-example", "ssh-cert:actor/agt-state-hub-bridge",
-                                    "ssh-cert:actor/atm-backup-daily", "ssh-cert:actor/atm-cert-renewer",
-                                    "ssh-cert:actor/agt-nobody"]) | _json_scalar,
-    "resource.type": st.sampled_from(["ssh-certificate", "ssh-host"]) | _json_scalar,
-    "resource.system": st.sampled_from(["ops-warden", "vault"]) | _json_scalar,
-    "context.actor_type": st.sampled_from(["adm", "agt", "atm"]) | _json_scalar,
-    "context.ttl_hours": st.sampled_from([8, 24, 48, 8.5, 24.01, 0, -1]) | _json_scalar,
-    "context.principals": st.lists(st.sampled_from(["adm-example", "ops-admin", "agt-task-bridge",
-                                                    "atm-backup", "atm-renew", "root"]), max_size=3) | _json_scalar,
-    "context.pubkey_fingerprint": st.sampled_from(["SHA256:abc", "", " "]) | _json_scalar,
-}
-
-
-@st.composite
-def mutated_requests(draw):
-    dummy, body = draw(st.sampled_from(CASES))
-    body = json.loads(json.dumps(body))
-    for dotted in draw(st.lists(st.sampled_from(sorted(_field_values)), max_size=4, unique=True)):
-        keys = dotted.split(".")
-        node = body
-        for key in keys[:-1]:
-            if not isinstance(node.get(key), dict):
-                node[key] = {}
-            node = node[key]
-        if draw(st.integers(0, 9)) == 0:
-            node.pop(keys[-1], None)
-        else:
-            node[keys[-1]] = draw(_field_values[dotted])
-    return body
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=mutated_requests())
-def test_random_requests_match_embedded(body, http, index):
-    response = http.post("/v1/check", json=body)
-    if gate.request_shape_problem(body):
-        assert response.status_code == 400
-        return
-    assert response.status_code == 200, response.text
-    got, want = response.json(), gate.evaluate(body, index)
-    assert (got["effect"], got["reason"]) == (want["effect"], want["reason"])
-
-
 # --- HTTP contract ---------------------------------------------------------------------------
 @pytest.mark.parametrize("case,body", MALFORMED, ids=[c["name"] for c, dummy in MALFORMED])
 def test_malformed_request_is_400(case, body, http, pdp):
@@ -167,7 +121,7 @@ def test_malformed_request_is_400(case, body, http, pdp):
     batch = http.post("/v1/batch-check", json={"requests": [CASES[0][1], body]})
     assert batch.status_code == 400 and "requests[1]" in batch.json()["message"]
     decision = remote_gate(pdp.url).check(body)
-    assert not decision.allowed and decision.reason == gate.UNAVAILABLE and decision.decision_id is None
+    assert not decision.allowed and decision.reason == gate.INVALID_ANSWER and decision.decision_id is None
 
 
 @pytest.mark.parametrize("path,allow", [("/v1/check", "POST"), ("/v1/batch-check", "POST"),
@@ -215,7 +169,7 @@ def test_healthz_and_registry(http, gate_snapshot):
     assert body["status"] == "ok" and body["registry_digest"] == gate_snapshot["digest"]
     reg = http.get("/v1/registry").json()
     assert reg["digest"] == gate_snapshot["digest"]
-    assert reg["actors"] == len(gate_snapshot["resources"]) == 6
+    assert reg["actors"] == registry.count_actors(gate_snapshot) == 6
 
 
 # --- bearer token and decision log ------------------------------------------------------------
@@ -238,10 +192,11 @@ def test_token_required_and_decision_log(make_pdp, gate_snapshot_file):
 
     closed = remote_gate(pdp.url, retries=0)
     denied = closed.check(allow_case)
-    assert (denied.allowed, denied.reason, denied.decision_id) == (False, gate.UNAVAILABLE, None)
+    assert (denied.allowed, denied.reason, denied.decision_id) == (False, gate.INVALID_ANSWER, None)
     assert "401" in denied.detail and token not in denied.detail
-    opened = remote_gate(pdp.url, retries=0, fail_closed=False).check(allow_case)
-    assert (opened.allowed, opened.decision_id) == (True, None) and opened.warnings
+    opened = remote_gate(pdp.url, retries=0, fail_closed=False).check(allow_case)  # a refusal never fails open
+    assert (opened.allowed, opened.reason, opened.decision_id) == (False, gate.INVALID_ANSWER, None)
+    assert not opened.warnings
 
     assert pdp.decisions() == []  # refused requests are not decisions
     with_token = remote_gate(pdp.url, token=token)
@@ -270,9 +225,9 @@ def test_token_required_and_decision_log(make_pdp, gate_snapshot_file):
 # --- registry: refuse bad files, reload on SIGHUP ---------------------------------------------
 def _bad_snapshots(snapshot):
     edited = json.loads(json.dumps(snapshot))
-    edited["resources"][0]["metadata"]["principals"].append("root")  # digest no longer matches
+    edited["resource_manifests"][0]["resources"][0]["metadata"]["principals"].append("root")  # digest stale
     dangling = json.loads(json.dumps(snapshot))
-    dangling["resources"][0]["tenant"] = "tenant:ghost"
+    dangling["resource_manifests"][0]["resources"][0]["metadata"]["tenant"] = "tenant:ghost"
     dangling["digest"] = registry.compute_digest(dangling)
     return {
         "not_json": ("{\"schema\": ", "not valid JSON"),

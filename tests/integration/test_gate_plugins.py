@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -157,7 +158,7 @@ def test_registry_snapshot_idempotent_check_mode_and_diff(tmp_path):
     assert dest.read_text() == before  # check mode wrote nothing
 
     tampered = json.loads(before)
-    tampered['resources'][0]['metadata']['principals'].append('root')
+    tampered['resource_manifests'][0]['resources'][0]['metadata']['principals'].append('root')
     dest.write_text(json.dumps(tampered))
     copy = tmp_path / 'tampered.json'
     copy.write_text(json.dumps(tampered))
@@ -169,6 +170,38 @@ def test_registry_snapshot_idempotent_check_mode_and_diff(tmp_path):
     refused = third.task_results('Validate snapshot')[0]
     assert refused['failed'] and 'does not match the content' in refused['msg']
     assert refused['problems'][0]['field'] == 'digest'
+
+
+def test_v1_snapshot_converts_with_the_documented_command(tmp_path):
+    """docs/registry-sync.md: `ansible localhost -m netkingdom.warden.registry_snapshot -a "src=old dest=new"`."""
+    from tests.bed.collection_path import ensure_on_path
+    ensure_on_path()
+    from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
+    from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
+    built = R.build_snapshot(A.load_actors(ACTORS)[0])
+    old = {'schema': R.SCHEMA_V1, 'tenants': built['tenants'], 'systems': [{'id': 'ops-warden'}], 'groups': [],
+           'subjects': [{'id': s['id'], 'type': s['type'], 'groups': []} for s in R.iter_subjects(built)],
+           'relationships': built['relationships'], 'resources': []}
+    for res in R.iter_resources(built):
+        meta = dict((k, v) for k, v in res['metadata'].items() if k not in ('tenant', 'source', 'flex_auth_contract'))
+        old['resources'].append({'id': res['id'], 'type': res['type'], 'system': 'ops-warden',
+                                 'tenant': res['metadata']['tenant'], 'metadata': meta})
+    old['digest'] = R.compute_digest(old)
+    (tmp_path / 'old.json').write_text(json.dumps(old))
+    from tests.bed.ansible_run import ansible_env
+    done = subprocess.run(['ansible', 'localhost', '-m', 'netkingdom.warden.registry_snapshot', '-a',
+                           'src=old.json dest=new.json', '-e', 'ansible_python_interpreter=' + sys.executable],
+                          cwd=str(tmp_path), env=ansible_env(workdir=tmp_path), capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'old netkingdom.warden/registry-snapshot/v1 format' in done.stdout + done.stderr  # the warning
+    assert json.loads((tmp_path / 'new.json').read_text()) == built
+    validated = subprocess.run(['ansible', 'localhost', '-m', 'netkingdom.warden.registry_snapshot', '-a',
+                                'src=new.json validate_only=true', '-e',
+                                'ansible_python_interpreter=' + sys.executable],
+                               cwd=str(tmp_path), env=ansible_env(workdir=tmp_path), capture_output=True, text=True,
+                               timeout=120, check=False)
+    assert validated.returncode == 0 and 'registry-snapshot/v1' not in validated.stdout + validated.stderr
 
 
 def _fixture_inventory():
@@ -206,16 +239,31 @@ def test_gate_plugins_remote_pdp_and_fail_closed(public_key, tmp_path, pdp):
     assert refused['decision_id'] is None and 'HTTP 500' in refused['detail']
     assert down.rc != 0 and down.data['stats']['localhost']['failures'] == 1  # the play stopped there
 
+    # fail_closed false from the play alone is refused: the controller must allow it (finding 14.4)
     open_policy = dict(policy, fail_closed=False)
-    pdp.set_fault('garbage')
-    try:
-        lenient = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
+    unconsented = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path,
                                extra_vars={'actors': actors, 'public_key': public_key, 'policy': open_policy})
-    finally:
-        pdp.set_fault(None)
-    allowed = lenient.task_results('Allowed check')[0]
-    assert allowed['allowed'] is True and allowed['decision_id'] is None
+    refused = unconsented.task_results('Allowed check')[0]
+    assert refused['failed'] and 'policy.fail_closed' in refused['msg'] and 'WARDEN_ALLOW_UNGATED=1' in refused['msg']
+    assert 'allowed' not in refused
+
+    # With the controller's consent: an outage (5xx) fails open, an unreadable answer never does (14.3)
+    consent = {'WARDEN_ALLOW_UNGATED': '1'}
+    outcomes = {}
+    for fault in ('error500', 'garbage'):
+        pdp.set_fault(fault)
+        try:
+            outcomes[fault] = run_playbook(os.path.join(PLAYBOOKS, 'gate_check.yml'), workdir=tmp_path, env=consent,
+                                           extra_vars={'actors': actors, 'public_key': public_key,
+                                                       'policy': open_policy}).task_results('Allowed check')[0]
+        finally:
+            pdp.set_fault(None)
+    allowed = outcomes['error500']
+    assert allowed['allowed'] is True and allowed['decision_id'] is None and allowed['reason'] == 'policy_unavailable'
     assert any('fail_closed is false' in w for w in allowed.get('warnings', []))
+    garbage = outcomes['garbage']
+    assert garbage['failed'] and garbage['allowed'] is False and garbage['reason'] == 'policy_answer_invalid'
+    assert 'not JSON' in garbage['detail'] and not garbage.get('warnings')
 
 
 def test_registry_snapshot_carries_credential_lanes(tmp_path):
@@ -226,7 +274,8 @@ def test_registry_snapshot_carries_credential_lanes(tmp_path):
         'actors': ACTORS, 'dest': str(dest), 'routing_catalog': catalog,
         'credential_access': {'npm-publish-token': ['iam:adm-example']}})
     assert run.rc == 0, run.output
-    lanes = [r for r in json.loads(dest.read_text())['resources'] if r['type'] == 'credential-lane']
+    lanes = [r for m in json.loads(dest.read_text())['resource_manifests'] for r in m['resources']
+             if r['type'] == 'credential-lane']
     assert lanes and any('iam:adm-example' in r['metadata']['allowed_subjects'] for r in lanes)
     refused = run_playbook(os.path.join(PLAYBOOKS, 'registry.yml'), workdir=tmp_path, extra_vars={
         'actors': ACTORS, 'dest': str(tmp_path / 'other.json'), 'routing_catalog': catalog,

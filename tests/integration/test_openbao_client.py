@@ -146,7 +146,8 @@ def test_token_sign_each_actor_role(bao, tmp_path, actor_type, hours):
     assert role == '%s-role' % actor_type
     principals = ['%s-task-bridge' % actor_type, 'backup']
     result = signer.sign(role, new_public_key(), principals, hours * 3600, key_id='%s-state-hub' % actor_type)
-    assert set(result) == {'signed_key', 'serial_number', 'issuer_id'}
+    assert set(result) == {'signed_key', 'serial_number', 'issuer_id', 'key_id_sent'}
+    assert result['key_id_sent'] is True  # the collection's roles allow key ids
     assert re.match(r'^[0-9a-f]+$', result['serial_number'])
     info = cert_info(result['signed_key'], tmp_path)
     assert info['type'] == 'user'
@@ -161,6 +162,50 @@ def test_host_certificate_through_host_role(bao, tmp_path):
     info = cert_info(result['signed_key'], tmp_path)
     assert info['type'] == 'host' and info['principals'] == ['web1.example.internal']
     assert abs(info['seconds'] - (3600 + BACKDATE)) <= 2
+
+
+def test_a_runbook_role_that_refuses_key_ids_still_signs(tmp_path):
+    """Roles made with ops-warden's runbook commands answer 400 to a key_id: the signer sends the request once
+    more without it (nothing was signed the first time), remembers the role, and warns once."""
+    O.reset_sessions()
+    with OpenBaoDev(tmp_path / 'bao') as server:
+        remember(server.token)
+        server.setup_runbook()
+        audit = server.enable_audit_file(tmp_path / 'audit.log')
+        signer = signer_for(server.url, token=server.token, host_mount='ssh-host-signer')
+
+        def sign_requests():
+            with open(str(audit)) as handle:
+                entries = [json.loads(line) for line in handle]
+            return [(e['request']['path'], 'key_id' in (e['request'].get('data') or {}),
+                     (e.get('response') or {}).get('data', {}).get('error') or e.get('error'))
+                    for e in entries if e['type'] == 'response' and '/sign/' in e['request']['path']]
+
+        first = signer.sign('agt-role', new_public_key(), ['agt-task-bridge'], 3600, key_id='warden:agt-x:decision:1')
+        assert first['key_id_sent'] is False
+        assert cert_info(first['signed_key'], tmp_path)['key_id'].startswith('vault-')
+        calls = sign_requests()
+        assert [(path, sent) for path, sent, dummy in calls] == [('ssh/sign/agt-role', True),
+                                                                 ('ssh/sign/agt-role', False)]
+        warnings = signer.take_warnings()
+        assert len(warnings) == 1 and 'agt-role on ssh/ does not allow key ids' in warnings[0]
+        assert 'allow_user_key_ids=true' in warnings[0]
+
+        again = signer.sign('agt-role', new_public_key(), ['agt-task-bridge'], 3600, key_id='warden:agt-x:decision:2')
+        host = signer.sign('host-role', new_public_key(), ['web1.fleet.test'], 3600, cert_type='host',
+                           key_id='warden:host:web1', mount='ssh-host-signer')
+        assert again['key_id_sent'] is False and host['key_id_sent'] is False
+        calls = sign_requests()[2:]
+        assert [(path, sent) for path, sent, dummy in calls] == [
+            ('ssh/sign/agt-role', False),                                            # remembered: no second 400
+            ('ssh-host-signer/sign/host-role', True), ('ssh-host-signer/sign/host-role', False)]  # per mount and role
+        assert ['host-role on ssh-host-signer/' in w for w in signer.take_warnings()] == [True]
+        assert signer.take_warnings() == []
+        # any other 400 is not retried
+        expect_error(lambda: signer.sign('agt-role', new_public_key(), ['agt-task-bridge'], 25 * 3600,
+                                         key_id='x'), 'above the max_ttl')
+        assert len(sign_requests()) == 6
+    O.reset_sessions()
 
 
 def test_ca_public_key_needs_no_credentials(bao):

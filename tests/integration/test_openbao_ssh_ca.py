@@ -294,3 +294,50 @@ def test_ca_rotation_adds_an_issuer_then_makes_it_the_default(bed, tmp_path):
     new = bed.ca()
     assert new != old and res['ca_public_key'] == new
     assert len(bed.bao.request('LIST', 'ssh/issuers')['data']['keys']) == 2
+
+
+def test_runbook_roles_get_key_ids_and_the_host_ca_a_mount_of_its_own(tmp_path):
+    """An existing runbook deployment (one mount, roles without allow_user_key_ids) moved to the two-mount
+    layout by the role: key ids allowed on the user roles, a host CA and host role on ssh-host-signer/."""
+    from tests.bed.openbao import RUNBOOK_HOST_MOUNT
+    bao = OpenBaoDev(tmp_path / 'bao').start()
+    try:
+        bao.setup_runbook(host_mount=None)
+        user_ca = bao.ca_public_key('ssh')
+        assert bao.request('GET', 'ssh/roles/agt-role')['data']['allow_user_key_ids'] is False
+        extra = {'warden_openbao': {'url': bao.url, 'token': bao.token, 'host_mount': RUNBOOK_HOST_MOUNT},
+                 'openbao_ssh_ca_host_domains': ['fleet.test']}
+        run = run_playbook(PLAYBOOK, extra_vars=extra, workdir=tmp_path)
+        assert run.rc == 0, run.output[-3000:]
+        res = ensure_result(run)
+        assert 'mounted the SSH secrets engine at %s/' % RUNBOOK_HOST_MOUNT in res['changes']
+        assert any('allow_user_key_ids false -> true' in c and 'role agt-role on ssh/' in c for c in res['changes'])
+        assert res['ca_public_key'] == user_ca  # the runbook's CA is kept
+        host_ca = bao.ca_public_key(RUNBOOK_HOST_MOUNT)
+        assert res['host_ca_public_key'] == host_ca != user_ca and host_ca.startswith('ssh-ed25519 ')
+        for name in ('adm-role', 'agt-role', 'atm-role'):
+            assert bao.request('GET', 'ssh/roles/%s' % name)['data']['allow_user_key_ids'] is True
+        host_role = bao.request('GET', '%s/roles/host-role' % RUNBOOK_HOST_MOUNT)['data']
+        assert host_role['allowed_domains'] == 'fleet.test' and host_role['allow_subdomains'] is True
+        assert 'path "%s/sign/host-role"' % RUNBOOK_HOST_MOUNT in res['policy']
+        assert 'path "%s/issuers"' % RUNBOOK_HOST_MOUNT in res['policy']
+
+        again = ensure_result(run_playbook(PLAYBOOK, extra_vars=extra, workdir=tmp_path))
+        assert again['changed'] is False, again['changes']
+
+        # the signer policy signs host certificates on the host mount, with the host CA, for the domain only
+        token = bao.create_token([POLICY], no_default_policy=True)
+        signer = O.OpenBaoSigner(O.OpenBaoSettings({'url': bao.url, 'token': token,
+                                                    'host_mount': RUNBOOK_HOST_MOUNT}))
+        signed = signer.sign('host-role', keygen(tmp_path / 'host'), ['web1.fleet.test'], 3600, cert_type='host',
+                             key_id='warden:host:web1.fleet.test', mount=RUNBOOK_HOST_MOUNT)
+        info = subprocess.run(['ssh-keygen', '-L', '-f', '-'], input=signed['signed_key'], capture_output=True,
+                              text=True, check=True).stdout
+        host_fp = subprocess.run(['ssh-keygen', '-l', '-f', '-'], input=host_ca, capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
+        assert 'Signing CA: ED25519 %s' % host_fp in info and 'Key ID: "warden:host:web1.fleet.test"' in info
+        with pytest.raises(O.OpenBaoError, match='principal not allowed by role host-role on %s' % RUNBOOK_HOST_MOUNT):
+            signer.sign('host-role', keygen(tmp_path / 'other'), ['web1.elsewhere.test'], 3600, cert_type='host',
+                        mount=RUNBOOK_HOST_MOUNT)
+    finally:
+        bao.stop()

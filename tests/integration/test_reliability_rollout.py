@@ -1,5 +1,6 @@
 """Faults in the middle of a real 10-host cert_rollout: OpenBao down / sealed / 403 / 500 / slow,
-the remote policy gate failing, ansible-playbook killed with SIGKILL, sshd -t failing.
+the remote policy gate failing or refusing (also with fail_closed false from the inventory), the
+audit log filling up, ansible-playbook killed with SIGKILL, sshd -t failing.
 
 Real parts only: a real OpenBao dev server (with a file audit device, to count sign requests),
 a fault proxy in front of it (tests/bed/fault_proxy.py), flex-auth-compatible PDPs
@@ -33,6 +34,9 @@ from tests.bed.fault_proxy import FaultProxy, signs_for, wait_for
 from tests.bed.fleet import Fleet
 from tests.bed.openbao import OpenBaoDev, count_sign_requests
 from tests.bed.pdp import PdpProcess
+
+ensure_on_path()
+from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 
@@ -165,10 +169,10 @@ class ReliabilityBed(object):
         path.write_text(yaml.safe_dump(inv, sort_keys=False))  # keep host1..host10 in order (batches)
         return path
 
-    def rollout(self, tmp_path, inventory=None, **extra_vars):
+    def rollout(self, tmp_path, inventory=None, env=None, preexec_fn=None, **extra_vars):
         started, cpu = time.monotonic(), children_cpu()
         run = run_playbook(BOOK, inventory=inventory or self.inventory(), workdir=tmp_path,
-                           extra_vars=extra_vars or None)
+                           extra_vars=extra_vars or None, env=env, preexec_fn=preexec_fn)
         self.timings.append((round(time.monotonic() - started, 1), round(children_cpu() - cpu, 1)))
         assert run.data, run.output[-3000:]
         assert self.bao.token not in run.output and not TOKEN_SHAPE.search(run.output)
@@ -375,27 +379,47 @@ def test_openbao_faults_mid_rollout_then_recovery_converges(bed, tmp_path):
 
 # --- the remote policy gate failing during an actor-certificate rollout -------------------------
 
-PDP_FAULTS = ('down', 'slow', 'error500', 'garbage')
+# fault -> the deny reason: an outage is policy_unavailable, an unreadable answer policy_answer_invalid
+PDP_FAULTS = (('down', 'policy_unavailable'), ('slow', 'policy_unavailable'), ('error500', 'policy_unavailable'),
+              ('garbage', 'policy_answer_invalid'))
 
 
-def test_failing_pdp_signs_nothing_and_every_host_says_policy_unavailable(bed, tmp_path):
-    """A new workload actor on every host of the converged fleet; the gate is a remote PDP with
-    fail_closed, and every PDP misbehaves (hosts spread over four PDPs: stopped, slower than the
-    timeout, 500, garbage body). Nothing reaches OpenBao, no certificate appears, every host
-    fails with policy_unavailable, and what the hosts had stays as it was."""
-    bed.converge(tmp_path)
+def start_pdps(bed, count):
+    """``count`` PDPs serving the rollout's actors (started once for the module)."""
     ensure_on_path()
     from ansible_collections.netkingdom.warden.plugins.module_utils import actors, registry
     snapshot = bed.workdir / 'registry.json'
     snapshot.write_text(registry.to_text(registry.build_snapshot(actors.load_actors(ACTORS)[0])))
-    while len(bed.pdps) < len(PDP_FAULTS):
+    while len(bed.pdps) < count:
         bed.pdps.append(PdpProcess(snapshot, bed.workdir / ('pdp-%d' % len(bed.pdps))).start())
-    per_host = {}
-    for index, host in enumerate(bed.fleet):
-        pdp = bed.pdps[index % len(PDP_FAULTS)]
-        per_host[host.name] = {'warden_policy': {'mode': 'flex_auth', 'url': pdp.url, 'fail_closed': True,
-                                                 'timeout': 1, 'retries': 0}}
-    for pdp, fault in zip(bed.pdps, PDP_FAULTS):
+    for pdp in bed.pdps:
+        pdp.start()  # a no-op when it runs
+    return bed.pdps[:count]
+
+
+def pdp_policies(bed, pdps, **policy):
+    """host -> warden_policy host variable: host N asks PDP N mod len(pdps)."""
+    return dict((host.name, {'warden_policy': dict({'mode': 'flex_auth', 'url': pdps[index % len(pdps)].url,
+                                                    'timeout': 1, 'retries': 0}, **policy)})
+                for index, host in enumerate(bed.fleet))
+
+
+def bridge_records(bed, since):
+    return [e for e in map(json.loads, bed.audit.read_text().splitlines()[since:])
+            if e.get('actor') == 'agt-state-hub-bridge']
+
+
+def test_failing_pdp_signs_nothing_and_every_host_says_why(bed, tmp_path):
+    """A new workload actor on every host of the converged fleet; the gate is a remote PDP with
+    fail_closed, and every PDP misbehaves (hosts spread over four PDPs: stopped, slower than the
+    timeout, 500, garbage body). Nothing reaches OpenBao, no certificate appears, every host
+    fails with policy_unavailable (policy_answer_invalid for the garbage body), and what the hosts
+    had stays as it was."""
+    bed.converge(tmp_path)
+    pdps = start_pdps(bed, len(PDP_FAULTS))
+    per_host = pdp_policies(bed, pdps, fail_closed=True)
+    expected = dict((host.name, PDP_FAULTS[index % len(PDP_FAULTS)][1]) for index, host in enumerate(bed.fleet))
+    for pdp, (fault, dummy) in zip(pdps, PDP_FAULTS):
         if fault == 'down':
             pdp.stop()
         elif fault == 'slow':
@@ -415,13 +439,116 @@ def test_failing_pdp_signs_nothing_and_every_host_says_policy_unavailable(bed, t
     why = failures(run)
     assert failed_hosts(run) == sorted(h.name for h in bed.fleet), why
     for host in bed.fleet:
-        assert any('policy_unavailable' in m for m in why[host.name]), (host.name, why[host.name])
+        assert any(expected[host.name] in m for m in why[host.name]), (host.name, why[host.name])
     bed.assert_untouched(bed.fleet, before)  # no new certificate, nothing else changed
-    denied = [e for e in map(json.loads, bed.audit.read_text().splitlines()[audit_lines:])
-              if e.get('actor') == 'agt-state-hub-bridge']
+    denied = bridge_records(bed, audit_lines)
     assert sorted(e['host'] for e in denied) == sorted(h.name for h in bed.fleet), denied
-    assert all(e['outcome'] == 'denied' and e['reason'] == 'policy_unavailable' and not e.get('policy_decision_id')
-               for e in denied), denied
+    assert all(e['outcome'] == 'denied' and e['reason'] == expected[e['host']] and not e.get('policy_decision_id')
+               and e['gate_mode'] == 'flex_auth' and e['policy_detail'] for e in denied), denied
+
+
+# PDPs that answer, but with a refusal or nothing usable: never failed open (finding 14.3)
+PDP_REFUSALS = (('status', {'status': 403}), ('garbage', {}), ('noid', {}),
+                ('body', {'body': '{"effect": "permit", "id": "decision:0123456789abcdef"}'}))
+
+
+def test_fail_open_from_the_inventory_needs_the_controller_and_never_opens_a_refusal(bed, tmp_path):
+    """fail_closed: false in every host's variables, a new workload actor on every host, and PDPs
+    that refuse (403), answer garbage, an allow without an id or an unknown effect. Without
+    WARDEN_ALLOW_UNGATED every host fails naming policy.fail_closed and the variable (14.4); with it,
+    every host fails with policy_answer_invalid (14.3). Either way nothing reaches OpenBao and the
+    hosts stay as they were; each refusal is recorded."""
+    bed.converge(tmp_path)
+    pdps = start_pdps(bed, len(PDP_REFUSALS))
+    inventory = bed.inventory(per_host=pdp_policies(bed, pdps, fail_closed=False),
+                              warden_host_actors=['atm-backup-daily', 'agt-state-hub-bridge'])
+    before = dict((h.name, bed.host_files(h)) for h in bed.fleet)
+    signs = count_sign_requests(bed.bao_audit)
+    for pdp, (fault, settings) in zip(pdps, PDP_REFUSALS):
+        pdp.set_fault(fault, **settings)
+    try:
+        unconsented = bed.rollout(tmp_path, inventory=inventory)
+        audit_lines = len(bed.audit.read_text().splitlines())
+        consented = bed.rollout(tmp_path, inventory=inventory, env={'WARDEN_ALLOW_UNGATED': '1'})
+    finally:
+        for pdp in pdps:
+            pdp.clear_fault()
+    assert count_sign_requests(bed.bao_audit) == signs  # not one sign request reached OpenBao
+    everyone = sorted(h.name for h in bed.fleet)
+    why = failures(unconsented)
+    assert failed_hosts(unconsented) == everyone, why
+    assert all(any('policy.fail_closed' in m and 'WARDEN_ALLOW_UNGATED=1' in m for m in why[h]) for h in everyone), why
+    why = failures(consented)
+    assert failed_hosts(consented) == everyone, why
+    assert all(any('policy_answer_invalid' in m for m in why[h]) for h in everyone), why
+    assert not any('fail_closed is false' in m for m in consented.output.splitlines())  # nothing failed open
+    bed.assert_untouched(bed.fleet, before)
+    denied = bridge_records(bed, audit_lines)
+    assert sorted(e['host'] for e in denied) == everyone, denied
+    assert all(e['kind'] == 'policy' and e['outcome'] == 'denied' and e['reason'] == 'policy_answer_invalid'
+               and e['policy_detail'] for e in denied), denied
+
+
+# --- the audit log filling up in the middle of a rollout (finding 14.6) -------------------------
+
+FSIZE_LIMIT = 1024 * 1024
+
+
+def limit_file_size():
+    """In the ansible-playbook child: no file may grow past FSIZE_LIMIT (a disk that is full)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
+
+
+def serial_of(text):
+    shown = subprocess.run(['ssh-keygen', '-L', '-f', '-'], input=text, capture_output=True, text=True, check=True)
+    return re.search(r'Serial: (\d+)', shown.stdout).group(1)
+
+
+def test_audit_log_full_mid_rollout_no_certificate_without_its_line(bed, tmp_path):
+    """Each host writes its own audit log. A converged run shows what a host's kept records take;
+    then every workload actor certificate is signed again, and on host6-10 the log has room for
+    those kept records only (the disk fills up mid-rollout). host1-5 get their new certificate and
+    its line; host6-10's certificates are signed, then discarded: not written, no line, the old one
+    stays. Every certificate on a host has its line."""
+    bed.converge(tmp_path)
+    logs = dict((h.name, tmp_path / ('audit-%s.jsonl' % h.name)) for h in bed.fleet)
+    per_host = dict((name, {'warden_audit_log': str(path)}) for name, path in logs.items())
+    inventory = bed.inventory(per_host=per_host)
+    converged = bed.rollout(tmp_path, inventory=inventory)
+    assert converged.rc == 0 and all(converged.data['stats'][h.name]['changed'] == 0 for h in bed.fleet), \
+        converged.output[-3000:]
+    kept = dict((name, path.read_bytes()) for name, path in logs.items())
+    assert all([json.loads(line)['outcome'] for line in data.splitlines()] == ['kept', 'kept']
+               for data in kept.values()), kept
+    full = ['host%d' % n for n in range(6, 11)]
+    for name, path in logs.items():
+        room = len(kept[name]) if name in full else FSIZE_LIMIT
+        path.write_bytes(b'{"kind":"registry","outcome":"unchanged"}'.ljust(FSIZE_LIMIT - room - 1) + b'\n'
+                         if name in full else b'')
+    filled = dict((name, logs[name].read_bytes()) for name in full)
+    before = dict((h.name, bed.host_files(h)) for h in bed.fleet)
+    signs = count_sign_requests(bed.bao_audit)
+    run = bed.rollout(tmp_path, inventory=inventory, preexec_fn=limit_file_size, host_principals_actor_force=True)
+
+    actor_cert = 'warden/' + ACTOR_CERT % 'atm-backup-daily'
+    why = failures(run)
+    assert failed_hosts(run) == sorted(full), why
+    assert count_sign_requests(bed.bao_audit) == signs + 10  # all ten signed; five never left the controller
+    for host in bed.fleet:
+        now = bed.host_files(host)
+        signed = [r for r in query(str(logs[host.name])) if r.get('outcome') == 'signed']
+        if host.name in full:
+            assert now == before[host.name] and signed == []  # on the old code: a new certificate, no line
+            assert any('was signed but its audit record could not be written, so it was discarded' in m
+                       for m in why[host.name]), why[host.name]
+            assert logs[host.name].read_bytes().startswith(filled[host.name])
+            assert [json.loads(line)['outcome'] for line in
+                    logs[host.name].read_bytes()[len(filled[host.name]):].splitlines()] == ['kept']  # no half line
+        else:
+            assert now[actor_cert] != before[host.name][actor_cert] and bed.cert_from_ca(now[actor_cert])
+            assert [(r['host'], r['actor'], r['serial']) for r in signed] == [
+                (host.name, 'atm-backup-daily', serial_of(now[actor_cert]))]
+    bed.assert_done(bed.fleet)  # every host still works: the old certificates stay valid
 
 
 # --- ansible-playbook killed with SIGKILL -----------------------------------------------------

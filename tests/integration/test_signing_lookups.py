@@ -31,6 +31,8 @@ def test_thirty_forks_sign_with_one_audit_line_each(isolated, tmp_path):
              for i in range(WORKERS)]
     lines = audit.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line is whole JSON
+    denied = [r for r in records if r['outcome'] == 'denied']
+    records = [r for r in records if r['outcome'] != 'denied']
     assert len(records) == WORKERS
     assert sorted(r['host'] for r in records) == ['w%02d' % i for i in range(WORKERS)]
     assert len(set(r['serial'] for r in records)) == WORKERS
@@ -42,8 +44,11 @@ def test_thirty_forks_sign_with_one_audit_line_each(isolated, tmp_path):
 
     ca_keys = run.task_results('Read the CA public key', 'w00')[0]['ansible_facts']['ca_keys']
     assert ca_keys == [(Path(str(ca_key) + '.pub')).read_text().strip()]
-    refused = run.task_results('A TTL above the actor\'s is refused by the lookup', 'w00')[0]
-    assert refused['failed'] and 'above the agt limit of 24 hours' in refused['msg']
+    refused = run.task_results('A TTL above the agt maximum is denied by the gate (ttl_out_of_bounds, recorded)',
+                               'w00')[0]
+    assert refused['failed'] and 'ttl_out_of_bounds (rule valid_ttl)' in refused['msg']
+    assert [(r['kind'], r['reason'], r['ttl_hours']) for r in denied] == [('policy', 'ttl_out_of_bounds', 30)]
+    assert denied[0]['policy_decision_id'].startswith('decision:')
 
     # -vvvv output and the audit log hold no CA key material and no passphrase.
     private = ca_key.read_text()
@@ -59,6 +64,25 @@ def test_thirty_forks_sign_with_one_audit_line_each(isolated, tmp_path):
     assert 'correct horse battery staple' not in run.output
     assert 'BEGIN OPENSSH PRIVATE KEY' not in run.output + audit.read_text()
     assert oct(ca_key.stat().st_mode & 0o777) == '0o600'
+
+
+def test_the_lookup_returns_no_certificate_without_its_audit_line(isolated, tmp_path):
+    """Finding 14.6: the line is written before the lookup returns the certificate; an audit log that
+    cannot be created fails the lookup and the play gets nothing."""
+    pub = keygen(tmp_path / 'worker_key').strip()
+    inventory = tmp_path / 'workers.yml'
+    inventory.write_text(json.dumps({'workers': {'hosts': {'w00': {}, 'w01': {}}}}))
+    (tmp_path / 'a-file').write_text('')
+    run = run_playbook(HERE / 'playbooks' / 'lookups.yml', inventory=inventory, workdir=tmp_path,
+                       extra_vars={'worker_pub': pub, 'warden_actors': ACTORS,
+                                   'warden_audit_log': str(tmp_path / 'a-file' / 'audit.jsonl'),
+                                   'warden_signing_backend': 'local',
+                                   'warden_local_ca': {'key_path': str(tmp_path / 'ca' / 'ca_key'), 'create': True}})
+    for worker in ('w00', 'w01'):
+        res = run.task_results('Sign the worker\'s key with the lookup', worker)[0]
+        assert res['failed'] and 'cannot create the audit directory' in res['msg'], res
+        assert 'ansible_facts' not in res and 'ssh-ed25519-cert' not in json.dumps(res)
+    assert 'ssh-ed25519-cert-v01@openssh.com' not in run.output
 
 
 def test_ca_public_key_lookup_reads_openbao_without_a_token(openbao, tmp_path):

@@ -199,7 +199,8 @@ def test_check_mode_reports_and_writes_nothing(bed, tmp_path):
 
 
 @pytest.mark.parametrize('extra, words', [
-    ({'user_ttl': 25}, 'above the agt limit of 24 hours'),
+    ({'user_ttl': 25, 'renew_before': '30h'}, 'ttl_out_of_bounds (rule valid_ttl)'),
+    ({'user_ttl': 0, 'renew_before': '30h'}, 'ttl_out_of_bounds (rule valid_ttl)'),
     ({'user_principals': ['root']}, 'root not allowed for agt-state-hub-bridge'),
     ({'user_subject': 'iam:intruder', 'renew_before': '30h'}, 'subject_not_allowed'),
     ({'warden_policy': {'mode': 'flex_auth', 'url': 'http://127.0.0.1:9', 'retries': 0, 'timeout': 1},

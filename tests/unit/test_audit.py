@@ -82,7 +82,7 @@ def test_explicit_ts_node_and_extra_fields_are_kept(log_path):
                      action='fetch', policy_decision_id=None, outcome='fetched', node='explicit')
     assert rec['policy_decision_id'] is None and rec['node'] == 'explicit'
     assert json.loads(lines_of(log_path)[1])['policy_decision_id'] is None
-    assert set(A.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(A.EXTRA_FIELDS) <= 12
+    assert set(A.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(A.EXTRA_FIELDS) <= 13
 
 
 def test_awx_job_id_from_the_environment(log_path, monkeypatch):
@@ -219,6 +219,95 @@ def test_not_a_regular_file_is_an_error(tmp_path):
     with pytest.raises(AuditError) as info:
         AuditLog(str(tmp_path / 'link.jsonl')).record(kind='sign')
     assert 'symbolic link' in str(info.value)
+
+
+# -- who may write the file (finding 14.8) ---------------------------------------------------------
+
+def _foreign(path):
+    """Make ``path`` belong to another account (nobody), as a file planted by someone else."""
+    assert os.geteuid() == 0, 'the test bed runs as root (see TESTBED.md)'
+    os.lchown(str(path), 65534, 65534)
+
+
+def test_a_log_owned_by_another_account_is_refused_and_left_alone(tmp_path):
+    planted = tmp_path / 'audit.jsonl'
+    planted.write_text('{"kind":"sign","outcome":"forged"}\n')
+    os.chmod(str(planted), 0o666)
+    _foreign(planted)
+    for act in (lambda log: log.record(**SIGN), lambda log: log.writable()):
+        with pytest.raises(AuditError) as info:
+            act(AuditLog(str(planted)))
+        assert str(planted) in str(info.value) and 'belongs to uid 65534' in str(info.value)
+    assert planted.read_text() == '{"kind":"sign","outcome":"forged"}\n'  # nothing appended
+
+
+@pytest.mark.parametrize('mode, refused', [(0o600, False), (0o640, False), (0o644, False), (0o400, False),
+                                           (0o620, True), (0o602, True), (0o660, True), (0o666, True)])
+def test_group_or_other_write_bits_are_refused(tmp_path, mode, refused):
+    path = tmp_path / 'audit.jsonl'
+    path.write_text('')
+    os.chmod(str(path), mode)
+    log = AuditLog(str(path))
+    if not refused:
+        log.writable()
+        assert log.record(**SIGN)['serial'] == SIGN['serial']
+        return
+    with pytest.raises(AuditError) as info:
+        log.record(**SIGN)
+    assert 'writable by its group or by others (mode %04o)' % mode in str(info.value)
+    assert 'chmod go-w %s' % path in str(info.value) and path.read_text() == ''
+
+
+def test_the_lock_is_never_followed_nor_taken_from_someone_else(tmp_path):
+    target = tmp_path / 'elsewhere'
+    target.write_text('keep me')
+    log = AuditLog(str(tmp_path / 'audit.jsonl'))
+    os.symlink(str(target), log.lock_path)
+    with pytest.raises(AuditError) as info:
+        log.record(**SIGN)
+    assert 'audit lock' in str(info.value) and 'symbolic link' in str(info.value)
+    assert target.read_text() == 'keep me' and not os.path.exists(log.path)
+    os.unlink(log.lock_path)
+    open(log.lock_path, 'w').close()
+    _foreign(log.lock_path)
+    with pytest.raises(AuditError) as info:
+        log.writable()
+    assert 'the audit lock %s belongs to uid 65534' % log.lock_path in str(info.value)
+
+
+def test_a_file_planted_during_rotation_is_refused(tmp_path):
+    log = AuditLog(str(tmp_path / 'audit.jsonl'))
+    log.record(**SIGN)
+    with pytest.raises(AuditError) as info:
+        log._open_log(fresh=True)  # what the writer opens right after renaming the full file away
+    assert 'appeared while it was being rotated' in str(info.value)
+
+
+def test_a_planted_link_among_the_rotated_files_is_not_read(tmp_path):
+    log = AuditLog(str(tmp_path / 'audit.jsonl'))
+    log.record(**SIGN)
+    secret = tmp_path / 'other.json'
+    secret.write_text('{"kind":"sign","token":"not for the activity report"}\n')
+    os.symlink(str(secret), log.path + '.1')
+    with pytest.raises(AuditError) as info:
+        query(log.path)
+    assert 'symbolic link' in str(info.value) and log.path + '.1' in str(info.value)
+
+
+def test_a_write_that_fails_leaves_no_half_line(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / 'audit.jsonl'
+    path.write_text('x' * 1000 + '\n')
+    code = ('import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (1100, 1100)); '
+            'from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog, AuditError\n'
+            'try:\n    AuditLog(sys.argv[1]).record(kind="sign", reason="y" * 400)\n'
+            'except AuditError as exc:\n    print(exc)')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, '-c', code, str(path)], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    assert 'File too large' in out
+    assert path.read_text() == 'x' * 1000 + '\n'  # the partial write was cut back
 
 
 def test_torn_last_line_is_kept_apart(log_path):

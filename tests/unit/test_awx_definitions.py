@@ -25,6 +25,7 @@ from jinja2 import Environment, meta
 from jinja2.defaults import DEFAULT_NAMESPACE
 from packaging.requirements import Requirement
 
+from ansible_collections.netkingdom.warden.plugins.module_utils import credential_access as CA
 from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as OB
 from ansible_collections.netkingdom.warden.plugins.module_utils import policy as PO
 from tests.bed import awx_credentials as AWX
@@ -169,6 +170,10 @@ CREDENTIAL_TYPES = {
 }
 
 
+# Variables a credential may inject that are no option: the controller's own switches
+CONTROLLER_ENV = {'flex_auth': {PO.UNGATED_ENV: 'allow_ungated'}}
+
+
 def env_to_option(options):
     return dict((env, name) for name, (dummy, envs, dummy2) in options.items() for env in envs)
 
@@ -186,6 +191,7 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
     path, options, secret_options = CREDENTIAL_TYPES[which]
     ctype = load(path)
     readers = env_to_option(options)
+    readers.update(CONTROLLER_ENV.get(which, {}))
     ids = [f['id'] for f in AWX.fields(ctype)]
     for field in AWX.fields(ctype):  # every secret-looking input is a secret field
         if is_secret_name(field['id']):
@@ -197,7 +203,8 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
         assert name in readers, '%s is not read by the collection (%s)' % (name, sorted(readers))
     # Inject every input with a recognisable value: each reaches the job (as an env var or a
     # file), and a secret value appears only in a variable of a secret option, or in a file.
-    values = dict((f['id'], 'VALUE-%s' % f['id']) for f in AWX.fields(ctype) if 'choices' not in f)
+    values = dict((f['id'], 'VALUE-%s' % f['id']) for f in AWX.fields(ctype)
+                  if 'choices' not in f and f.get('type', 'string') == 'string')
     env = AWX.inject(ctype, values, tmp_path)
     files = dict((p.name, p.read_text()) for p in (tmp_path / 'env').iterdir())
     for fid, value in values.items():
@@ -213,7 +220,7 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
 
 def test_openbao_credential_reaches_the_collection_settings(tmp_path):
     ctype = load(CREDENTIAL_TYPES['openbao'][0])
-    assert set(ctype['injectors']['env']) >= {'BAO_ADDR', 'BAO_TOKEN', 'BAO_ROLE_ID', 'BAO_SECRET_ID',
+    assert set(ctype['injectors']['env']) >= {'BAO_ADDR', 'WARDEN_OPENBAO_TOKEN', 'BAO_ROLE_ID', 'BAO_SECRET_ID',
                                               'WARDEN_OPENBAO_AUTH_METHOD', 'BAO_NAMESPACE', 'BAO_CACERT'}
     pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
     env = AWX.inject(ctype, {'url': 'https://bao.example.org:8200', 'role_id': 'r-1', 'secret_id': 's-1',
@@ -232,6 +239,35 @@ def test_openbao_credential_reaches_the_collection_settings(tmp_path):
     assert env['BAO_CACERT'] == '' and env['BAO_SECRET_ID'] == ''
 
 
+def test_the_signing_token_has_its_own_variable_never_the_callers(tmp_path):
+    """Finding 14.10: the signing token reaches the signer as WARDEN_OPENBAO_TOKEN; the credential lookup's
+    "caller's own token" variables (BAO_TOKEN, VAULT_TOKEN) are never set by the credential type, and a caller
+    token that is the signer's is recognised (tests/integration/test_credential_fetch.py: refused for real)."""
+    ctype = load(CREDENTIAL_TYPES['openbao'][0])
+    injected = set(ctype['injectors']['env'])
+    assert not injected & set(CA.TOKEN_ENV), 'the signing token must not look like the caller\'s own token'
+    env = AWX.inject(ctype, {'url': 'https://bao.example.org:8200', 'auth_method': 'token', 'token': 'sign-tok'},
+                     tmp_path)
+    assert env['WARDEN_OPENBAO_TOKEN'] == 'sign-tok' and 'BAO_TOKEN' not in env and 'VAULT_TOKEN' not in env
+    settings = OB.OpenBaoSettings(env=env)
+    assert (settings.token, settings.sources['token']) == ('sign-tok', 'WARDEN_OPENBAO_TOKEN')
+    (tmp_path / 'home').mkdir()
+    assert CA.caller_token(dict(env, HOME=str(tmp_path / 'home'))) == (None, None)  # no caller token: refused
+    # a second credential that injects the same token as BAO_TOKEN is the signer's token in disguise
+    caller = dict(env, BAO_TOKEN='sign-tok')
+    assert [name for name, value in CA.signer_token_sources(env=caller) if CA.same_token('sign-tok', value)] == \
+        ['WARDEN_OPENBAO_TOKEN']
+    # the old injection (BAO_TOKEN with WARDEN_OPENBAO_AUTH_METHOD=token): that BAO_TOKEN is the signer's
+    old = {'BAO_TOKEN': 'sign-tok', 'WARDEN_OPENBAO_AUTH_METHOD': 'token'}
+    assert [value for dummy, value in CA.signer_token_sources(env=old)] == ['sign-tok']
+    assert CA.signer_token_sources(env={'BAO_TOKEN': 'mine'}) == []  # a workstation: the caller's own
+    assert CA.signer_token_sources({'token_env': 'VAULT_TOKEN'}, env={'VAULT_TOKEN': 'mine'}) == []
+    assert CA.signer_token_sources({'token_env': 'OPS_SIGNER'}, env={'OPS_SIGNER': 's'}) == [('OPS_SIGNER', 's')]
+    assert not CA.same_token('sign-tok', 'sign-tok ') and CA.same_token('a' * 40, 'a' * 40)
+    # the signer still signs with its own variable when the caller's is set too
+    assert OB.OpenBaoSettings(env=dict(env, BAO_TOKEN='caller-tok')).token == 'sign-tok'
+
+
 def test_flex_auth_credential_reaches_the_gate_settings(tmp_path):
     ctype = load(CREDENTIAL_TYPES['flex_auth'][0])
     assert set(ctype['injectors']['env']) >= {'WARDEN_POLICY_URL', 'WARDEN_POLICY_TOKEN', 'WARDEN_POLICY_CLIENT_CERT',
@@ -242,8 +278,22 @@ def test_flex_auth_credential_reaches_the_gate_settings(tmp_path):
     assert (gate.mode, gate.url, gate.token) == ('flex_auth', 'https://pdp.example.org:8443', 'tok')
     assert [Path(p).read_text() for p in (gate.client_cert, gate.client_key, gate.ca_cert)] == ['CERT\n', 'KEY\n', 'CA\n']
     assert all((Path(p).stat().st_mode & 0o777) == 0o600 for p in (gate.client_cert, gate.client_key, gate.ca_cert))
+    assert gate.allow_ungated is False and env['WARDEN_ALLOW_UNGATED'] == ''  # the default: no consent
     gate = PO.GateSettings(env=AWX.inject(ctype, {'url': 'http://127.0.0.1:9000'}, tmp_path / 'plain'))
     assert (gate.token, gate.client_cert, gate.client_key, gate.ca_cert) == (None, None, None, None)
+
+
+def test_flex_auth_credential_can_allow_failing_open(tmp_path):
+    """The AWX admin's consent (finding 14.4): the boolean input injects WARDEN_ALLOW_UNGATED=1, and only
+    then does fail_closed false from the inventory take effect."""
+    ctype = load(CREDENTIAL_TYPES['flex_auth'][0])
+    policy = {'fail_closed': False}
+    refused = PO.GateSettings(policy, env=AWX.inject(ctype, {'url': 'https://pdp.example.org'}, tmp_path / 'no'))
+    assert [field for field, dummy in refused.ungated_problems()] == ['policy.fail_closed']
+    env = AWX.inject(ctype, {'url': 'https://pdp.example.org', 'allow_ungated': True}, tmp_path / 'yes')
+    assert env['WARDEN_ALLOW_UNGATED'] == '1'
+    allowed = PO.GateSettings(policy, env=env)
+    assert allowed.allow_ungated and allowed.ungated_problems() == []
 
 
 def test_the_awx_rules_catch_broken_credential_types():

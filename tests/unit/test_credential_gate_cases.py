@@ -101,38 +101,48 @@ def test_snapshot_without_lanes_is_unchanged(actors):
     plain = registry.build_snapshot(actors)
     assert registry.build_snapshot(actors, credential_lanes=[]) == plain
     assert registry.build_snapshot(actors, credential_lanes=None)["digest"] == plain["digest"]
-    assert all(r["type"] == registry.RESOURCE_TYPE for r in plain["resources"])
+    assert [m["id"] for m in plain["resource_manifests"]] == ["ops-warden:ssh-certificate"]
+    assert all(r["type"] == registry.RESOURCE_TYPE for r in registry.iter_resources(plain))
 
 
 def test_snapshot_with_lanes_shape_and_determinism(snapshot, actors):
     again = credential_cases.fixture_snapshot(actors)
     assert registry.to_text(again) == registry.to_text(snapshot)
-    lanes = [r for r in snapshot["resources"] if r["type"] == registry.CREDENTIAL_RESOURCE_TYPE]
+    manifest = snapshot["resource_manifests"][1]
+    assert (manifest["id"], manifest["system"]) == ("ops-warden:credential-lane", "ops-warden")
+    lanes = manifest["resources"]
+    assert lanes == registry.lane_resources_of(snapshot)
     assert [r["id"] for r in lanes] == ["credential-lane:app-db-password", "credential-lane:npm-publish-token"]
     npm = lanes[1]
+    assert npm["actions"] == ["read"] and npm["type"] == "credential-lane"
     assert npm["metadata"] == {"need_id": "npm-publish-token", "lane": "secret", "owner_repo": "secrets-engine",
-                               "allowed_subjects": ["adm-example", "iam:release-bot@netkingdom.example"]}
+                               "allowed_subjects": ["adm-example", "iam:release-bot@netkingdom.example"],
+                               "tenant": "tenant:platform", "source": "netkingdom.warden",
+                               "flex_auth_contract": "resource-registration-v0"}
     types = snapshot["systems"][0]["resource_types"]
     assert types[1] == {"type": "credential-lane", "actions": ["read"],
-                        "required_context": ["lane", "need_id", "owner_repo"]}
+                        "required_context": ["lane", "need_id", "owner_repo"],
+                        "policy_id": "ops-warden.credential-lane.read",
+                        "policy_package": "flexauth.ops_warden.credential_read"}
     assert registry.summarize(snapshot).keys() == set(actors)
 
 
 def test_snapshot_validation_names_bad_lane_fields(snapshot):
     def edited(change):
         data = json.loads(json.dumps(snapshot))
-        lane = next(r for r in data["resources"] if r["type"] == "credential-lane")
+        lane = data["resource_manifests"][1]["resources"][0]
         change(data, lane)
         data["digest"] = registry.compute_digest(data)
         return data
 
     bad = {
-        "resources[6].metadata.lane": lambda d, r: r["metadata"].update(lane="login"),
-        "resources[6].metadata.allowed_subjects[0]": lambda d, r: r["metadata"].update(allowed_subjects=["a b"]),
-        "resources[6].metadata.need_id": lambda d, r: r["metadata"].pop("need_id"),
-        "resources[6].tenant": lambda d, r: r.update(tenant="tenant:ghost"),
-        "resources[6].metadata.policy_ref": lambda d, r: r.update(id="no scheme"),
-        "resources[6].type": lambda d, r: d["systems"][0]["resource_types"].pop(),
+        "resource_manifests[1].resources[0].metadata.lane": lambda d, r: r["metadata"].update(lane="login"),
+        "resource_manifests[1].resources[0].metadata.allowed_subjects[0]":
+            lambda d, r: r["metadata"].update(allowed_subjects=["a b"]),
+        "resource_manifests[1].resources[0].metadata.need_id": lambda d, r: r["metadata"].pop("need_id"),
+        "resource_manifests[1].resources[0].metadata.tenant": lambda d, r: r["metadata"].update(tenant="tenant:ghost"),
+        "resource_manifests[1].resources[0].metadata.policy_ref": lambda d, r: r.update(id="no scheme"),
+        "resource_manifests[1].resources[0].type": lambda d, r: d["systems"][0]["resource_types"].pop(),
     }
     for field, change in bad.items():
         with pytest.raises(ValidationError) as info:

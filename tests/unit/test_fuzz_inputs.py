@@ -254,10 +254,15 @@ def _mutate(snapshot, path, how, value):
 @fuzz(300)
 @given(path=st.sampled_from(SNAPSHOT_PATHS), how=st.sampled_from(['delete', 'replace', 'duplicate', 'wrap']),
        value=JSONISH, redigest=st.booleans())
-@example(path=('subjects', 2, 'type'), how='wrap', value=None, redigest=False)  # found: TypeError (unhashable)
-@example(path=('subjects', 2, 'groups'), how='replace', value=5, redigest=False)  # found: TypeError (not iterable)
-@example(path=('resources', 0, 'tenant'), how='wrap', value=None, redigest=False)
-@example(path=('resources', 0, 'metadata', 'actor'), how='wrap', value=None, redigest=False)
+@example(path=('subject_manifests', 0, 'subjects', 2, 'type'), how='wrap', value=None, redigest=False)
+@example(path=('subject_manifests', 0, 'subjects', 2, 'groups'), how='replace', value=5, redigest=False)
+@example(path=('subject_manifests', 0, 'groups', 1, 'members'), how='wrap', value=None, redigest=True)
+@example(path=('resource_manifests', 0, 'resources', 0, 'metadata', 'tenant'), how='wrap', value=None,
+         redigest=False)
+@example(path=('resource_manifests', 0, 'resources', 0, 'metadata', 'actor'), how='wrap', value=None,
+         redigest=False)
+@example(path=('resource_manifests', 0, 'system'), how='wrap', value=None, redigest=True)
+@example(path=('schema',), how='replace', value='netkingdom.warden/registry-snapshot/v1', redigest=True)
 @example(path=('relationships', 2, 'resource'), how='wrap', value=None, redigest=False)
 def test_mutated_registry_snapshots(path, how, value, redigest):
     snapshot = _mutate(copy.deepcopy(BASE_SNAPSHOT), path, how, value)
@@ -296,7 +301,7 @@ def test_registry_build_with_lanes(lanes, tenant):
     snapshot, err = accepts_or_names(R.build_snapshot, known, tenant=tenant, credential_lanes=lanes)
     if err is None:
         R.validate_snapshot(snapshot)
-        for res in snapshot['resources']:
+        for res in R.iter_resources(snapshot):
             for subject in res['metadata'].get('allowed_subjects', []):
                 assert clean_text(subject), repr(subject)
     else:

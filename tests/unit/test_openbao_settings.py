@@ -351,3 +351,32 @@ def test_sign_input_is_checked_before_any_request():
     assert fields_of(info) == ['principals[0]', 'principals[1]', 'principals[2]']
     assert O.OpenBaoSigner._sign_body('agt-role', key + '\n', ['a', 'b'], 3600.0, 'user', None) == {
         'public_key': key, 'valid_principals': 'a,b', 'ttl': '3600s', 'cert_type': 'user'}
+
+
+# --- the host CA's own mount and the host role in role_map -----------------------------------
+def test_host_mount_defaults_to_the_mount_and_follows_the_env():
+    assert settings({'url': URL, 'token': 't', 'mount': 'ssh-client-signer'}).host_mount == 'ssh-client-signer'
+    s = settings({'url': URL, 'token': 't'}, env={'WARDEN_OPENBAO_HOST_MOUNT': 'ssh-host-signer/'})
+    assert (s.mount, s.host_mount, s.sources['host_mount']) == ('ssh', 'ssh-host-signer', 'WARDEN_OPENBAO_HOST_MOUNT')
+    s = settings({'url': URL, 'token': 't', 'host_mount': 'hosts/ssh'}, env={'WARDEN_OPENBAO_HOST_MOUNT': 'other'})
+    assert s.host_mount == 'hosts/ssh'
+
+
+def test_role_map_host_names_the_host_role():
+    s = settings({'url': URL, 'token': 't', 'role_map': {'agt': 'agents', 'host': 'hosts'}})
+    assert s.host_role == 'hosts' and s.role_map == {'adm': 'adm-role', 'agt': 'agents', 'atm': 'atm-role'}
+    same = settings({'url': URL, 'token': 't', 'role_map': {'host': 'hosts'}, 'host_role': 'hosts'})
+    assert same.host_role == 'hosts'
+    env = settings({'url': URL, 'token': 't'}, env={'WARDEN_OPENBAO_ROLE_MAP': '{"host": "h"}'})
+    assert env.host_role == 'h'
+
+
+@pytest.mark.parametrize('options, field', [
+    ({'role_map': {'host': 'hosts'}, 'host_role': 'other'}, 'openbao.role_map.host'),
+    ({'host_mount': 'a b'}, 'openbao.host_mount'),
+    ({'role_map': {'host': 'a/b'}}, 'openbao.host_role'),
+])
+def test_bad_host_ca_settings_name_the_field(options, field):
+    with pytest.raises(ValidationError) as exc:
+        settings(dict({'url': URL, 'token': 't'}, **options))
+    assert field in fields_of(exc)

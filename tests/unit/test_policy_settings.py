@@ -63,9 +63,36 @@ def test_subject_from_env_and_alias():
 
 
 def test_off_mode_allows_with_warning_and_no_decision_id():
-    res = P.policy_check({'actor': 'agt-x', 'pubkey_fingerprint': FP, 'policy': {'mode': 'off'}}, env={})
+    res = P.policy_check({'actor': 'agt-x', 'pubkey_fingerprint': FP, 'policy': {'mode': 'off'}},
+                         env={'WARDEN_ALLOW_UNGATED': '1'})
     assert res['allowed'] and res['decision_id'] is None and res['reason'] == 'policy_gate_off'
-    assert res['warnings']
+    assert res['warnings'] and 'WARDEN_ALLOW_UNGATED' in res['warnings'][0]
+
+
+@pytest.mark.parametrize('policy, env, field', [
+    ({'mode': 'off'}, {}, 'policy.mode'),
+    ({'mode': 'off'}, {'WARDEN_ALLOW_UNGATED': '0'}, 'policy.mode'),
+    ({}, {'WARDEN_POLICY_MODE': 'off'}, 'policy.mode'),  # the mode's own variable is not the consent
+    ({'mode': 'flex_auth', 'url': 'http://127.0.0.1:9', 'fail_closed': False}, {}, 'policy.fail_closed'),
+    ({'mode': 'flex_auth', 'url': 'http://127.0.0.1:9'}, {'WARDEN_POLICY_FAIL_CLOSED': 'false'}, 'policy.fail_closed'),
+])
+def test_ungated_settings_need_the_controllers_consent(policy, env, field):
+    """Finding 14.4: mode off and fail-open are refused unless WARDEN_ALLOW_UNGATED is set."""
+    settings = P.GateSettings(policy, env=env)
+    with pytest.raises(ValidationError) as info:
+        P.Gate(settings, {})
+    assert info.value.fields == [field]
+    assert 'WARDEN_ALLOW_UNGATED=1' in str(info.value) and 'never from inventory' in str(info.value)
+    settings = P.GateSettings(policy, env=dict(env, WARDEN_ALLOW_UNGATED='1'))
+    assert settings.ungated_problems() == []
+    P.Gate(settings, {})  # allowed by the controller
+
+
+def test_fail_closed_false_is_harmless_without_a_remote_pdp_and_a_bad_consent_value_is_named():
+    assert P.GateSettings({'mode': 'embedded', 'fail_closed': False}, env={}).ungated_problems() == []
+    with pytest.raises(ValidationError) as info:
+        P.GateSettings({}, env={'WARDEN_ALLOW_UNGATED': 'perhaps'})
+    assert info.value.fields == ['WARDEN_ALLOW_UNGATED']
 
 
 def test_embedded_without_registry_or_actors_is_a_clear_error():
@@ -76,7 +103,8 @@ def test_embedded_without_registry_or_actors_is_a_clear_error():
 
 @pytest.mark.parametrize('params, field', [
     ({'actor': 'bridge'}, 'actor'),
-    ({'actor': 'agt-state-hub-bridge', 'ttl_hours': 0}, 'ttl_hours'),
+    ({'actor': 'agt-state-hub-bridge', 'ttl_hours': 'a day'}, 'ttl_hours'),
+    ({'actor': 'agt-state-hub-bridge', 'ttl_hours': float('inf')}, 'ttl_hours'),
     ({'actor': 'agt-state-hub-bridge', 'principals': 'agt-task-bridge'}, 'principals'),
     ({'actor': 'agt-state-hub-bridge', 'public_key': 'ssh-ed25519 nope'}, 'public_key'),
 ])
@@ -94,3 +122,40 @@ def test_unreadable_tls_material_is_a_clear_error(tmp_path):
         with pytest.raises(ValidationError) as info:
             P.Gate(settings)
         assert info.value.fields == [field]
+
+
+@pytest.mark.parametrize('ttl', [0, -1, -0.5, 24.01, 1e300])
+def test_out_of_bounds_ttl_reaches_the_gate(ttl):
+    """Issue 13 item 7: ttl_hours <= 0 (or above the type maximum) is the gate's valid_ttl deny,
+    ttl_out_of_bounds with a decision id, not an options error."""
+    result = P.policy_check({'actor': 'agt-state-hub-bridge', 'ttl_hours': ttl, 'pubkey_fingerprint': FP,
+                             'actors': ACTORS}, env={})
+    assert (result['effect'], result['reason'], result['rule']) == ('deny', 'ttl_out_of_bounds', 'valid_ttl')
+    assert result['decision_id'].startswith('decision:')
+    assert result['request']['context']['ttl_hours'] == ttl
+    assert 'rule valid_ttl' in result['msg']
+
+
+def test_subject_for_one_actor_and_for_a_fleet():
+    """Issue 13 item 6: WARDEN_POLICY_SUBJECT is the caller of a one-actor check; a fleet run gives each
+    actor its own subject (its inventory `subject`, else its name)."""
+    env = {'WARDEN_POLICY_SUBJECT': 'iam:alice@netkingdom.example'}
+    bound = {'name': 'agt-a', 'subject': 'iam:agt-a'}
+    plain = {'name': 'agt-b', 'subject': None}
+    assert P.subject_for('agt-a', bound, env=env) == 'iam:alice@netkingdom.example'
+    assert P.subject_for('agt-a', bound, 'agt-a', env=env) == 'agt-a'
+    assert P.subject_for('agt-a', bound, env={}) == 'iam:agt-a'
+    assert P.subject_for('agt-a', bound, env=env, fleet=True) == 'iam:agt-a'
+    assert P.subject_for('agt-b', plain, env=env, fleet=True) == 'agt-b'
+    assert P.subject_for('agt-c', None, env={}) == 'agt-c'
+
+
+def test_inventory_subject_must_be_one_the_policy_allows():
+    from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
+    good = {'agt-x': {'type': 'agt', 'principals': ['p'], 'subject': 'iam:agt-x'},
+            'agt-y': {'type': 'agt', 'principals': ['p'], 'subjects': ['iam:y@corp'], 'subject': 'iam:y@corp'}}
+    actors, warnings = load_actors(good)
+    assert (actors['agt-x']['subject'], actors['agt-y']['subject'], warnings) == ('iam:agt-x', 'iam:y@corp', [])
+    with pytest.raises(ValidationError) as info:
+        load_actors({'agt-x': {'type': 'agt', 'principals': ['p'], 'subject': 'iam:agt-other'}})
+    assert info.value.fields == ["warden_actors['agt-x'].subject"]

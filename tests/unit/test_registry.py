@@ -36,19 +36,77 @@ def test_content_change_changes_digest():
     assert snapshot(tenant='tenant:lab')['digest'] != snapshot()['digest']
 
 
-def test_snapshot_shape():
+def test_snapshot_shape_is_flex_auths_manifests():
+    """CONTRACTS.md: a resource manifest {id, system, resources[{id, type, actions, metadata}]}, a subject
+    manifest {id, subjects[...], groups[...], teams, tenants, metadata}, tenants, the system, relationships."""
     snap = snapshot()
-    res = dict((r['id'], r) for r in snap['resources'])['ssh-cert:actor/agt-state-hub-bridge']
+    assert set(snap) == {'schema', 'tenants', 'systems', 'resource_manifests', 'subject_manifests',
+                         'relationships', 'digest'}
+    assert snap['schema'] == 'netkingdom.warden/registry-snapshot/v2'
+    [manifest] = snap['resource_manifests']
+    assert (manifest['id'], manifest['system']) == ('ops-warden:ssh-certificate', 'ops-warden')
+    res = dict((r['id'], r) for r in manifest['resources'])['ssh-cert:actor/agt-state-hub-bridge']
+    assert set(res) == {'id', 'type', 'actions', 'metadata'}
+    assert (res['type'], res['actions']) == ('ssh-certificate', ['sign'])
     assert res['metadata'] == {
-        'actor': 'agt-state-hub-bridge', 'actor_type': 'agt',
+        'source': 'netkingdom.warden', 'flex_auth_contract': 'resource-registration-v0',
+        'tenant': 'tenant:platform', 'actor': 'agt-state-hub-bridge', 'actor_type': 'agt',
         'allowed_subjects': ['agt-state-hub-bridge', 'iam:agt-state-hub-bridge'],
         'principals': ['agt-task-bridge'], 'max_ttl_hours': 24, 'default_ttl_hours': 24,
         'description': ''}
-    assert snap['systems'][0]['resource_types'][0]['actions'] == ['sign']
+    atm = dict((r['id'], r) for r in manifest['resources'])['ssh-cert:actor/atm-backup-daily']
+    assert atm['metadata']['max_ttl_hours'] == 8  # the type maximum: one TTL rule (issue 13 item 7)
+    system = snap['systems'][0]
+    assert (system['id'], system['namespace']) == ('ops-warden', 'ops-warden:ssh-certificate')
+    assert system['resource_types'][0]['actions'] == ['sign']
+    assert system['resource_types'][0]['policy_id'] == 'ops-warden.ssh-certificate.sign'
+    [subjects] = snap['subject_manifests']
+    assert set(subjects) == {'id', 'subjects', 'groups', 'teams', 'tenants', 'metadata'}
+    subject = dict((s['id'], s) for s in subjects['subjects'])['agt-state-hub-bridge']
+    assert set(subject) == {'id', 'type', 'display_name', 'organization_relation', 'roles', 'groups', 'tenant',
+                            'claims', 'caring_descriptors', 'metadata'}
+    assert (subject['type'], subject['tenant'], subject['groups']) == ('agt', 'tenant:platform', ['group:agt'])
+    assert [(g['id'], g['tenant']) for g in subjects['groups']] == [
+        ('group:adm', 'tenant:platform'), ('group:agt', 'tenant:platform'), ('group:atm', 'tenant:platform')]
     assert {'subject': 'adm-example', 'relation': 'owner', 'resource': 'ssh-cert:actor/adm-example'} \
         in snap['relationships']
-    assert [g['id'] for g in snap['groups']] == ['group:adm', 'group:agt', 'group:atm']
     assert R.validate_snapshot(json.loads(R.to_text(snap))) is not None
+
+
+def _v1(snap):
+    """The same registry in the old v1 layout (as the collection wrote it before v2)."""
+    resources = []
+    for res in R.iter_resources(snap):
+        meta = dict(res['metadata'])
+        tenant = meta.pop('tenant')
+        meta.pop('source')
+        meta.pop('flex_auth_contract')
+        resources.append({'id': res['id'], 'type': res['type'], 'system': 'ops-warden', 'tenant': tenant,
+                          'metadata': meta})
+    old = {'schema': R.SCHEMA_V1, 'tenants': snap['tenants'],
+           'systems': [{'id': 'ops-warden', 'resource_types': [{'type': 'ssh-certificate', 'actions': ['sign'],
+                                                               'required_context': R.REQUIRED_CONTEXT}]}],
+           'groups': [], 'subjects': [{'id': s['id'], 'type': s['type'], 'groups': [],
+                                       'aliases': s['metadata']['aliases']} for s in R.iter_subjects(snap)],
+           'resources': resources, 'relationships': snap['relationships']}
+    old['digest'] = R.compute_digest(old)
+    return old
+
+
+def test_v1_snapshot_loads_converted_with_a_warning(tmp_path):
+    snap = snapshot()
+    path = tmp_path / 'old.json'
+    path.write_text(R.to_text(_v1(snap)))
+    warnings = []
+    loaded = R.load_snapshot_file(str(path), warnings=warnings)
+    assert loaded == snap  # the same registry, digest included
+    assert len(warnings) == 1 and 'old netkingdom.warden/registry-snapshot/v1 format' in warnings[0]
+    assert 'netkingdom.warden.registry_snapshot -a "src=%s dest=<new file>"' % path in warnings[0]
+    assert R.summarize(_v1(snap)) == R.summarize(snap)
+    edited = _v1(snap)
+    edited['resources'][0]['metadata']['principals'].append('root')  # v1 digest no longer matches
+    with pytest.raises(ValidationError, match='does not match the content'):
+        R.validate_snapshot(edited)
 
 
 def _broken(mutate):
@@ -57,22 +115,37 @@ def _broken(mutate):
     return snap
 
 
+RES = 'resource_manifests[0].resources[%d]'
+SUBJ = 'subject_manifests[0].%s'
+
+
+def _res(s, i):
+    return s['resource_manifests'][0]['resources'][i]
+
+
 @pytest.mark.parametrize('mutate, field, words', [
     (lambda s: s.update(schema='other'), 'schema', 'must be'),
     (lambda s: s['relationships'].append({'subject': 'agt-ghost', 'relation': 'owner',
                                           'resource': 'ssh-cert:actor/agt-ghost'}),
      'relationships[3].subject', 'dangling'),
-    (lambda s: s['resources'][0].update(tenant='tenant:other'), 'resources[0].tenant', 'dangling'),
-    (lambda s: s['subjects'][0].update(groups=['group:nope']), 'subjects[0].groups', 'dangling'),
-    (lambda s: s['resources'][1]['metadata'].update(principals=['a b']), 'resources[1].metadata.principals[0]',
-     'whitespace'),
-    (lambda s: s['resources'][1]['metadata'].update(max_ttl_hours=25), 'resources[1].metadata.max_ttl_hours',
+    (lambda s: _res(s, 0)['metadata'].update(tenant='tenant:other'), RES % 0 + '.metadata.tenant', 'dangling'),
+    (lambda s: s['subject_manifests'][0]['subjects'][0].update(groups=['group:nope']), SUBJ % 'subjects[0].groups',
+     'dangling'),
+    (lambda s: s['subject_manifests'][0]['subjects'][0].update(tenant='tenant:nope'), SUBJ % 'subjects[0].tenant',
+     'dangling'),
+    (lambda s: s['subject_manifests'][0]['groups'][0].update(members=['adm-ghost']), SUBJ % 'groups[0].members',
+     'dangling'),
+    (lambda s: _res(s, 1)['metadata'].update(principals=['a b']), RES % 1 + '.metadata.principals[0]', 'whitespace'),
+    (lambda s: _res(s, 1)['metadata'].update(max_ttl_hours=25), RES % 1 + '.metadata.max_ttl_hours',
      'above the agt maximum'),
-    (lambda s: s['resources'][0]['metadata'].update(actor='adm-other'), 'resources[0].metadata.actor',
-     'must name the actor'),
-    (lambda s: s['subjects'].append(dict(s['subjects'][0])), 'subjects[3].id', 'duplicate id'),
+    (lambda s: _res(s, 0)['metadata'].update(actor='adm-other'), RES % 0 + '.metadata.actor', 'must name the actor'),
+    (lambda s: _res(s, 0).update(type='ssh-host'), RES % 0 + '.type', 'does not declare'),
+    (lambda s: s['resource_manifests'][0]['resources'].append(dict(_res(s, 0))), RES % 3 + '.id', 'duplicate id'),
+    (lambda s: s['resource_manifests'][0].update(system='vault'), 'resource_manifests[0].system', 'dangling'),
+    (lambda s: s['subject_manifests'][0]['subjects'].append(dict(s['subject_manifests'][0]['subjects'][0])),
+     SUBJ % 'subjects[3].id', 'duplicate id'),
     (lambda s: s.update(systems=[]), 'systems', "'ops-warden'"),
-    (lambda s: s['resources'][2]['metadata'].update(principals=['atm-backup', 'root']), 'digest',
+    (lambda s: _res(s, 2)['metadata'].update(principals=['atm-backup', 'root']), 'digest',
      'does not match the content'),
 ])
 def test_validation_names_the_field(mutate, field, words):

@@ -54,12 +54,13 @@ def test_same_digest_is_no_change_even_when_formatted_differently(tmp_path):
 def test_a_hand_edited_file_with_its_old_digest_is_replaced(tmp_path):
     path = tmp_path / 'registry.json'
     edited = snap()
-    edited['resources'][0]['metadata']['principals'] = ['root']  # digest left as it was
+    edited['resource_manifests'][0]['resources'][0]['metadata']['principals'] = ['root']  # digest left as it was
     path.write_text(json.dumps(edited))
     plan, done = deploy(path, snap())
     assert plan['changed'] and not plan['previous_valid']
     assert plan['installed']['content_digest'] != plan['installed']['digest']
-    assert done['backup'] and json.loads(open(done['backup']).read())['resources'][0]['metadata']['principals'] == ['root']
+    backup = json.loads(open(done["backup"]).read())
+    assert done["backup"] and backup["resource_manifests"][0]["resources"][0]["metadata"]["principals"] == ["root"]
 
 
 def test_replaced_snapshot_is_the_same_file_with_owner_and_mode(tmp_path):
@@ -139,7 +140,7 @@ def test_a_refusing_validate_command_changes_nothing(tmp_path):
 
 def test_content_must_validate_with_its_digest(tmp_path):
     edited = snap()
-    edited['resources'][0]['metadata']['max_ttl_hours'] = 12
+    edited['resource_manifests'][0]['resources'][0]['metadata']['max_ttl_hours'] = 12
     with pytest.raises(ValidationError, match='digest'):
         D.plan_install(str(tmp_path / 'r.json'), json.dumps(edited))
     with pytest.raises(ValidationError, match='not JSON'):

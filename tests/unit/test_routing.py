@@ -123,6 +123,11 @@ def test_route_shape_is_stable(example):
         "missing_placeholders": [],
         "policy_ref": "credential-lane:npm-publish-token",
         "wiki_ref": "wiki/CredentialRouting.md#npm",
+        "canon_ref": None,
+        "exec_owner": None,
+        "exec_command": None,
+        "pointer_command": None,
+        "has_native_exec": False,
         "reviewed": "2026-10-15",
         "stale": False,
         "catalog_status": "active",
@@ -225,7 +230,9 @@ def entry(**fields):
     ([entry(need_keywords=[])], "entries[0].need_keywords", "non-empty list"),
     ([entry(need_keywords=["the a"])], "entries[0].need_keywords[0]", "stop word"),
     ([entry(exec_capable="yes")], "entries[0].exec_capable", "true or false"),
-    ([entry(owner=3)], "entries[0].owner", "unknown field"),
+    ([entry(exec_command="secrets-engine exec -- <cmd>")], "entries[0].exec_command", "needs an exec_owner"),
+    ([entry(canon_ref=3)], "entries[0].canon_ref", "non-empty string"),
+    ([entry(pointer_command="")], "entries[0].pointer_command", "non-empty string"),
     ([entry(title="")], "entries[0].title", "non-empty string"),
     ([entry(), "x"], "entries[1]", "must be a mapping"),
 ])
@@ -235,10 +242,119 @@ def test_validation_names_the_field(entries, field, words):
     assert any(words in msg for f, msg in error.problems if f == field), error.problems
 
 
+# --- ops-warden's catalog as it is (CONTRACTS.md: every field seen in the wild) ---------------------
+OPS_WARDEN_ENTRIES = """\
+entries:
+  - id: ssh-cert
+    title: Short-lived SSH certificate for an actor
+    need_keywords: [ssh certificate, ssh access]
+    owner_repo: ops-warden
+    subsystem: ops-warden
+    warden_executes: true
+    wiki_ref: wiki/AccessRouting.md#issue
+    canon_ref: net-kingdom/docs/responsibility-map.md#ops-warden
+    reviewed: 2026-11-20
+    status: active
+    lane: secret
+    auth_method: ssh-certificate
+    fetch_command: warden sign <actor>
+    exec_capable: false
+    path_template: ssh/sign/<actor_type>-role
+    policy_ref: ssh-cert:actor/<actor>
+    exec_owner: ops-warden
+    exec_command: warden access ssh <actor> --exec -- <cmd>
+    pointer_command: warden route ssh
+    steps: [warden sign <actor>, ssh -i <key> <host>]
+    cert_command: warden sign <actor> --print-cert
+  - id: npm-publish-token
+    title: npm publish token of a domain
+    need_keywords: [npm token]
+    owner_repo: secrets-engine
+    subsystem: openbao
+    warden_executes: false
+    wiki_ref: wiki/CredentialRouting.md#npm
+    canon_ref: secrets-engine/docs/lanes.md#npm
+    reviewed: 2026-10-15
+    status: draft
+    lane: secret
+    auth_method: openbao-token
+    fetch_command: bao kv get -mount=secret -field=<field> <domain>/npm
+    exec_capable: true
+    path_template: secret/data/<domain>/npm
+    policy_ref: credential-lane:npm-publish-token
+    exec_owner: secrets-engine
+    exec_command: secrets-engine exec --lane npm-publish-token --domain <domain> -- <cmd>
+    pointer_command: secrets-engine where npm-publish-token --domain <domain>
+"""
+
+
+def test_an_ops_warden_catalog_with_every_field_loads_as_it_is():
+    catalog = R.parse_catalog_text(OPS_WARDEN_ENTRIES, today=DAY)
+    assert catalog.warnings == [] and [e["id"] for e in catalog.entries] == ["ssh-cert", "npm-publish-token"]
+    fields = set(yaml.safe_load(OPS_WARDEN_ENTRIES)["entries"][0])
+    assert fields == set(R.ALL_FIELDS)  # the first entry holds every field the collection knows
+    ssh = R.show(catalog, "ssh-cert", {"actor": "agt-state-hub-bridge", "cmd": "true"})
+    assert ssh["canon_ref"] == "net-kingdom/docs/responsibility-map.md#ops-warden"
+    assert ssh["exec_owner"] == "ops-warden" and ssh["has_native_exec"] is True
+    assert ssh["exec_command"] == "warden access ssh agt-state-hub-bridge --exec -- true"
+    assert ssh["pointer_command"] == "warden route ssh" and ssh["role"] == "issue"
+    npm = R.find(catalog, "npm token", {"domain": "coulomb_social", "field": "NPM_AUTH_TOKEN"})
+    assert npm["has_native_exec"] is True and npm["exec_command"] is None  # <cmd> not given: never guessed
+    assert npm["missing_placeholders"] == [] and npm["fetch_command"]  # the owner's commands do not block a fetch
+    assert npm["pointer_command"] == "secrets-engine where npm-publish-token --domain coulomb_social"
+    assert npm["next_action"].startswith("draft route, confirm with secrets-engine first")
+
+
+@pytest.mark.parametrize("fields, native", [
+    ({}, False),
+    ({"exec_owner": "secrets-engine"}, False),
+    ({"exec_owner": "secrets-engine", "pointer_command": "secrets-engine where x"}, True),
+    ({"exec_owner": "secrets-engine", "exec_command": "secrets-engine exec -- <cmd>"}, True),
+    ({"pointer_command": "secrets-engine where x"}, False),
+])
+def test_has_native_exec_is_derived_from_exec_owner_and_its_commands(fields, native):
+    catalog = load([entry(**fields)])
+    route = R.show(catalog, "x-lane", {"cmd": "env"})
+    assert route["has_native_exec"] is native
+    if native:
+        assert route["role"] == "route" and "its own tool (secrets-engine)" in route["next_action"]
+        assert (route["exec_command"] or route["pointer_command"]) in route["next_action"]
+
+
+def test_canon_ref_is_the_pointer_when_there_is_no_wiki_ref():
+    route = R.show(load([entry(canon_ref="canon/lanes.md#x")]), "x-lane")
+    assert route["canon_ref"] == "canon/lanes.md#x" and route["next_action"].endswith("(see canon/lanes.md#x)")
+
+
+def test_unknown_entry_fields_are_warnings_naming_them():
+    catalog = load([entry(owner="team-x", exec_comand="x")])
+    assert catalog.warnings == [
+        "[0]: field exec_comand is not used by netkingdom.warden and is ignored; did you mean exec_command?",
+        "[0]: field owner is not used by netkingdom.warden and is ignored"]
+    route = R.show(catalog, "x-lane")
+    assert "exec_comand" not in route and "owner" not in route
+    assert R.route_warnings(catalog, [route]) == catalog.warnings
+
+
+def test_the_catalog_rules_still_hold_for_ops_warden_fields():
+    # unique ids, a reviewed date on every entry, exec_capable needs fetch_command, no secret material
+    assert "duplicate id" in str(problems_of({"entries": [entry(canon_ref="a"), entry(canon_ref="b")]}))
+    assert "reviewed" in problems_of({"entries": [{k: v for k, v in entry(exec_owner="o").items()
+                                                   if k != "reviewed"}]}).fields[0]
+    assert "needs a fetch_command" in str(problems_of({"entries": [entry(exec_capable=True, exec_owner="o",
+                                                                         pointer_command="o where")]}))
+    token = "hvs." + "CAESIJ" + "x7Qm2Lp9Rt4Vw8Yz3Ab6Cd1Ef5Gh0Jk"
+    refused = problems_of({"entries": [entry(exec_owner="o", exec_command="o exec --token %s" % token)]})
+    assert refused.fields == ["entries[0].exec_command"] and token not in str(refused)
+
+
 def test_top_level_shapes():
     assert len(load([entry()])) == 1
     assert len(load({"routes": [entry()], "version": 1})) == 1
-    assert problems_of({"entries": [entry()], "owner": "me"}).fields == ["owner"]
+    extra = load({"entries": [entry()], "owner": "me"})  # a top-level key the collection does not use: a warning
+    assert extra.warnings == ["routing catalog: top-level key owner is not used by netkingdom.warden and is ignored "
+                              "(known: version, description, updated, entries, routes)"]
+    assert R.route_warnings(extra, [R.show(extra, "x-lane")]) == extra.warnings
     assert "exactly one list" in str(problems_of({"entries": [entry()], "routes": []}))
     assert "no entries" in str(problems_of({"entries": []}))
     assert "duplicate key" in str(pytest.raises(ValidationError, R.parse_catalog_text,
@@ -267,7 +383,7 @@ def test_list_and_show(example):
     rows = R.list_routes(example)
     assert [r["role"] for r in rows] == ["issue", "assist", "assist", "route"]
     assert set(rows[0]) == {"id", "title", "owner_repo", "subsystem", "lane", "auth_method", "role",
-                            "catalog_status", "reviewed", "stale", "policy_ref"}
+                            "catalog_status", "reviewed", "stale", "policy_ref", "has_native_exec"}
     shown = R.show(example, "ops-bridge-state-hub-tunnel", {"domain": "x"})
     assert shown["match"] == "exact" and shown["fetch_command"] == "ops-bridge tunnel up state-hub --domain x"
     with pytest.raises(ValidationError) as info:
@@ -449,6 +565,11 @@ def test_subject_defaults():
     assert CA.default_subject("x", {"WARDEN_POLICY_SUBJECT": "y"}) == "x"
     assert CA.default_subject(None, {"WARDEN_POLICY_SUBJECT": "y"}) == "y"
     assert CA.default_subject(None, {})  # the login name
+    # ops-warden's policy.subject_env names another variable: it is read instead
+    env = {"WARDEN_POLICY_SUBJECT": "y", "OPS_IAM_SUBJECT": "iam:z"}
+    assert CA.default_subject(None, env, "OPS_IAM_SUBJECT") == "iam:z"
+    fetcher = CA.CredentialFetcher({"catalog": None, "policy": {"subject_env": "OPS_IAM_SUBJECT"}}, env=env)
+    assert fetcher.subject == "iam:z"
     assert CA.subject_type_of("adm-example") == "adm"
     assert CA.subject_type_of("iam:alice@x") == "user"
     assert CA.subject_type_of("alice", "svc") == "svc"

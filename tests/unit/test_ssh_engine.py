@@ -234,3 +234,45 @@ def test_an_unknown_override_field_is_an_error():
     bao = converged(spec())
     with pytest.raises(E.SshEngineError, match='roles.agt-role: OpenBao does not know the role field'):
         E.SshEngine(bao, s).ensure()
+
+
+# --- OpenBao's two-mount layout: a user CA and a host CA of its own ----------------------------------------
+def test_two_mounts_put_the_host_role_and_its_ca_on_the_host_mount():
+    s = spec(host_mount='ssh-host-signer', host_ca={'key_type': 'ecdsa'}, host_domains=['fleet.example'])
+    assert s.mounts == ['ssh', 'ssh-host-signer']
+    assert s.role_mount['host-role'] == 'ssh-host-signer' and s.role_mount['agt-role'] == 'ssh'
+    assert s.cas['ssh-host-signer']['key_type'] == 'ecdsa' and s.cas['ssh']['key_type'] == 'ed25519'
+    text = s.policy_text()
+    assert 'path "ssh-host-signer/sign/host-role"' in text and 'path "ssh/sign/host-role"' not in text
+    assert 'path "ssh/issuers"' in text and 'path "ssh-host-signer/issuers"' in text
+    assert text.count('capabilities = ["create", "update"]') == 4
+
+
+def test_one_mount_ignores_host_ca_and_openbao_host_mount_is_the_default():
+    s = spec(host_ca={'key_type': 'rsa'})
+    assert s.mounts == ['ssh'] and list(s.cas) == ['ssh']
+    s = E.build_spec({}, settings(host_mount='ssh-host-signer'))
+    assert s.mounts == ['ssh', 'ssh-host-signer']
+    s = E.build_spec({'role_map': {'host': 'hosts'}}, settings())
+    assert s.host_role == 'hosts' and s.role_purpose['hosts'] == 'host'
+
+
+@pytest.mark.parametrize('options, field', [
+    ({'host_mount': 'sys'}, 'host_mount'),
+    ({'host_mount': 'h', 'host_ca': {'rotate': True}}, 'host_ca.rotate'),
+    ({'host_mount': 'h', 'host_ca': {'key_type': 'ed25519', 'key_bits': 256}}, 'host_ca.key_bits'),
+    ({'role_map': {'host': 'hosts'}, 'host_role': 'other'}, 'role_map.host'),
+])
+def test_bad_two_mount_options_name_the_option(options, field):
+    assert field in problems(**options)
+
+
+def test_check_mode_plans_both_mounts_and_both_cas():
+    s = spec(host_mount='ssh-host-signer')
+    result = E.SshEngine(FakeBao(), s, check_mode=True).ensure()
+    changes = result['changes']
+    assert 'would mount the SSH secrets engine at ssh/' in changes
+    assert 'would mount the SSH secrets engine at ssh-host-signer/' in changes
+    assert sum(1 for c in changes if c.startswith('would create a new ed25519 CA on ')) == 2
+    assert any('role host-role on ssh-host-signer/ (host certificates' in c for c in changes)
+    assert result['host_mount'] == 'ssh-host-signer'

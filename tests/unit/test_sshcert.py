@@ -263,7 +263,7 @@ def test_parse_matches_ssh_keygen(keys, tmp_path, subject, ca, cert_type, validi
     parsed = S.parse_certificate(cert_path.read_text(), field='host_cert')
     listed = keygen_list(cert_path)
 
-    assert set(listed) == set(parsed) - {'public_key', 'ca_public_key', 'key_type'}
+    assert set(listed) == set(parsed) - {'public_key', 'ca_public_key', 'key_type', 'signed_length'}
     assert_matches_keygen(parsed, listed)
     assert parsed['cert_type'] == cert_type
     assert parsed['principals'] == principals
@@ -865,3 +865,57 @@ def test_generate_ca_key_with_passphrase_needs_bcrypt(tmp_path):
         S.generate_ca_key(str(tmp_path / 'ca'), passphrase='s3cret')
     assert 'bcrypt' in str(info.value)
     assert not (tmp_path / 'ca').exists()
+
+
+# --------------------------------------------------------------------------- CA signature verification
+
+def _keygen_cert(tmp_path, keys, ca, name, principals='alice', extra=()):
+    pub = tmp_path / ('%s.pub' % name)
+    shutil.copy(str(keys['ed25519']) + '.pub', str(pub))
+    run(SSH_KEYGEN, '-q', '-s', str(keys[ca]), '-I', name, '-n', principals, '-V', '-5m:+1h', *extra, str(pub))
+    return (tmp_path / ('%s-cert.pub' % name)).read_text()
+
+
+@needs_ssh_keygen
+@pytest.mark.parametrize('ca', KINDS)
+def test_ssh_keygen_signatures_verify_and_a_spliced_one_does_not(keys, tmp_path, ca):
+    first = _keygen_cert(tmp_path, keys, ca, 'first')
+    second = _keygen_cert(tmp_path, keys, ca, 'second', principals='mallory')
+    assert S.signature_problem(first) is None and S.signature_problem(second) is None
+    # the first certificate's content (alice) under the second one's signature (mallory): must not verify
+    one, two = (base64.b64decode(c.split()[1]) for c in (first, second))
+    cut_one, cut_two = (S.parse_certificate(c)['signed_length'] for c in (first, second))
+    spliced = 'ssh-ed25519-cert-v01@openssh.com ' + base64.b64encode(one[:cut_one] + two[cut_two:]).decode()
+    assert S.parse_certificate(spliced)['principals'] == ['alice']
+    assert 'does not verify' in S.signature_problem(spliced)
+
+
+@needs_ssh_keygen
+def test_a_certificate_naming_a_trusted_ca_it_was_not_signed_by_is_caught(keys, tmp_path):
+    """A forger signs with their own key and writes the trusted CA's key into the certificate."""
+    trusted = tmp_path / 'trusted'
+    keygen(trusted, 'ed25519')
+    forged = _keygen_cert(tmp_path, keys, 'ed25519', 'forged')   # signed by keys['ed25519'], not trusted
+    mine, theirs = (base64.b64decode(open(str(p) + '.pub').read().split()[1]) for p in (keys['ed25519'], trusted))
+    blob = base64.b64decode(forged.split()[1])
+    assert blob.count(mine) == 1  # the signature key (the certified key is stored without its type)
+    last = blob.index(mine)
+    line = 'ssh-ed25519-cert-v01@openssh.com ' + base64.b64encode(blob[:last] + theirs + blob[last + len(mine):]).decode()
+    parsed = S.parse_certificate(line)
+    assert parsed['ca_fingerprint'] == fingerprint(open(str(trusted) + '.pub').read())
+    assert 'does not verify' in S.signature_problem(line, parsed)
+
+
+@needs_ssh_keygen
+def test_sha1_rsa_signatures_are_refused(keys, tmp_path):
+    cert = _keygen_cert(tmp_path, keys, 'rsa', 'sha1', extra=('-t', 'ssh-rsa'))
+    assert S.parse_certificate(cert)['signature_type'] == 'ssh-rsa'
+    assert 'SHA-1' in S.signature_problem(cert)
+    assert S.signature_problem(_keygen_cert(tmp_path, keys, 'rsa', 'sha256', extra=('-t', 'rsa-sha2-256'))) is None
+
+
+def test_the_local_ca_signature_verifies(tmp_path):
+    ca = S.generate_ca_key(str(tmp_path / 'ca'), 'ecdsa-p384')
+    pub = ' '.join(open(str(tmp_path / 'ca.pub')).read().split()[:2])
+    line = ca.sign(pub, 'host', ['h1.example'], 'id', 0, FOREVER)
+    assert S.signature_problem(line) is None

@@ -2,6 +2,7 @@
 
 import os
 import textwrap
+from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleActionFail
@@ -10,6 +11,7 @@ from ansible.template import Templar
 
 from ansible_collections.netkingdom.warden.plugins.module_utils import warden_config as W
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings, policy_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, play_audit_log
 
@@ -80,6 +82,104 @@ def test_local_backend_and_a_disabled_gate(tmp_path):
     assert GateSettings(config.options['policy'], env={}).mode == 'embedded'
 
 
+# --- the warden.yaml of CONTRACTS.md: every documented ops-warden key, as ops-warden writes it ---------
+
+# every key, as ops-warden writes it (the integration test runs a playbook on the same file)
+CONTRACTS_YAML = (Path(__file__).resolve().parents[1] / 'cases' / 'ops_warden_warden.yaml').read_text().format(
+    vault_addr='https://openbao.example.internal:8200', flex_auth_url='http://127.0.0.1:8080')
+
+
+def test_the_contracts_warden_yaml_loads_with_every_key_honoured(tmp_path, templar, monkeypatch):
+    monkeypatch.delenv('WARDEN_CONFIG', raising=False)
+    write(tmp_path, ACTORS_YAML, name='inventory.yaml')
+    path = write(tmp_path, CONTRACTS_YAML)
+    config = W.load_config(path)
+    assert config.warnings == [] and config.ignored == []  # no key unknown, nothing ignored
+    assert config.options == {
+        'backend': 'openbao',
+        'local_ca': {'key_path': str(tmp_path / 'ca' / 'ca_key')},
+        'inventory_file': str(tmp_path / 'inventory.yaml'),
+        'audit_log': str(tmp_path / 'state' / 'audit.jsonl'),
+        'openbao': {'url': 'https://openbao.example.internal:8200', 'mount': 'ssh',
+                    'role_map': {'adm': 'adm-role', 'agt': 'agt-role', 'atm': 'atm-role'},
+                    'token_env': 'OPS_SIGNING_TOKEN'},
+        'policy': {'mode': 'flex_auth', 'url': 'http://127.0.0.1:8080', 'fail_closed': True,
+                   'tenant': 'tenant:platform', 'subject_env': 'OPS_IAM_SUBJECT', 'system': 'ops-warden'},
+    }
+    # ... and each means what ops-warden documents, once it reaches the settings that use it
+    args = apply_play_defaults(signing_args(), {'warden_config': path}, templar, signing=True)
+    env = {'OPS_SIGNING_TOKEN': 'signer-token', 'BAO_TOKEN': 'someone-else', 'OPS_IAM_SUBJECT': 'iam:agt-state-hub-bridge'}
+    openbao = OpenBaoSettings(args['openbao'], env=env)
+    assert (openbao.token, openbao.sources['token']) == ('signer-token', 'OPS_SIGNING_TOKEN')  # vault.token_env
+    assert openbao.role_map == {'adm': 'adm-role', 'agt': 'agt-role', 'atm': 'atm-role'} and openbao.mount == 'ssh'
+    gate = GateSettings(args['policy'], env=env)
+    assert (gate.mode, gate.url, gate.fail_closed, gate.tenant) == ('flex_auth', 'http://127.0.0.1:8080', True,
+                                                                    'tenant:platform')
+    request = policy_request('agt-state-hub-bridge', pubkey_fingerprint='SHA256:x', settings=gate, env=env)
+    assert request['subject']['id'] == 'iam:agt-state-hub-bridge'  # policy.subject_env names the variable
+    assert request['resource']['system'] == 'ops-warden' and request['tenant'] == 'tenant:platform'
+    assert args['inventory_file'] == str(tmp_path / 'inventory.yaml')
+    assert args['local_ca'] == {'key_path': str(tmp_path / 'ca' / 'ca_key')}
+
+
+def test_ops_warden_defaults_for_what_the_file_leaves_out(tmp_path, templar, monkeypatch):
+    # backend: local and policy.flex_auth_url: http://127.0.0.1:8080 (when the file turns the gate on)
+    monkeypatch.delenv('WARDEN_CONFIG', raising=False)
+    for name in ('WARDEN_SIGNING_BACKEND', 'WARDEN_POLICY_URL'):
+        monkeypatch.delenv(name, raising=False)
+    path = write(tmp_path, 'policy: {enabled: true}\n')
+    config = W.load_config(path)
+    assert config.options == {'policy': {'mode': 'flex_auth'}}
+    args = apply_play_defaults(signing_args(), {'warden_config': path}, templar, signing=True)
+    assert args['backend'] == 'local' and args['policy'] == {'mode': 'flex_auth', 'url': 'http://127.0.0.1:8080'}
+    # they sit where the collection's own defaults sit: a play variable and the environment win over them
+    task_vars = {'warden_config': path, 'warden_signing_backend': 'openbao',
+                 'warden_policy': {'url': 'https://pdp.example.internal:8443'}}
+    args = apply_play_defaults(signing_args(), task_vars, templar, signing=True)
+    assert args['backend'] == 'openbao' and args['policy']['url'] == 'https://pdp.example.internal:8443'
+    monkeypatch.setenv('WARDEN_SIGNING_BACKEND', 'openbao')
+    monkeypatch.setenv('WARDEN_POLICY_URL', 'https://pdp.example.internal:8443')
+    args = apply_play_defaults(signing_args(), {'warden_config': path}, templar, signing=True)
+    assert args['backend'] is None and args['policy'] == {'mode': 'flex_auth'}  # the environment decides
+    assert GateSettings(args['policy']).url == 'https://pdp.example.internal:8443'
+    # the gate left off (ops-warden's default): no PDP address is implied
+    assert W.load_config(write(tmp_path, 'policy: {enabled: false}\n', name='off.yaml')).defaults == \
+        {'backend': ('local', ('WARDEN_SIGNING_BACKEND',))}
+
+
+def test_ops_warden_default_inventory_path(tmp_path):
+    home = tmp_path / 'home'
+    write(home / '.config' / 'warden', ACTORS_YAML, name='inventory.yaml')
+    path = write(tmp_path / 'elsewhere', 'backend: local\n')
+    wanted = os.path.expanduser(W.OPS_WARDEN_INVENTORY)
+    config = W.parse_config({'backend': 'local'}, path, exists=lambda p: p == wanted)
+    assert config.options['inventory_file'] == wanted  # ~/.config/warden/inventory.yaml when nothing is beside
+    assert W.parse_config({'backend': 'local'}, path, exists=lambda p: False).options == {'backend': 'local'}
+
+
+def test_ca_key_is_mode_600_as_ops_warden_keeps_it(tmp_path):
+    key = tmp_path / 'ca' / 'ca_key'
+    key.parent.mkdir()
+    key.write_text('not read here')
+    key.chmod(0o640)
+    path, message, exc = error_of(tmp_path, 'backend: local\nca_key: ca/ca_key\n')
+    assert exc.fields == ['ca_key'] and 'open to group or others (mode 0640): chmod 600 it' in message
+    key.chmod(0o600)
+    assert W.load_config(path).options['local_ca'] == {'key_path': str(key)}
+
+
+@pytest.mark.parametrize('text, field, words', [
+    ('vault: {token_env: "VAULT TOKEN"}', 'vault.token_env', 'name of an environment variable'),
+    ('policy: {subject_env: "$SUBJECT"}', 'policy.subject_env', 'name of an environment variable'),
+    ('ca_key: a\nlocal: {ca_key: b}', 'local.ca_key', 'given twice'),
+    ('inventory_path: a.yaml\ninventory: b.yaml', 'inventory_path', 'given twice'),
+])
+def test_bad_values_of_the_ops_warden_keys(tmp_path, text, field, words):
+    path, message, exc = error_of(tmp_path, text + '\n')
+    assert field in exc.fields, message
+    assert path in message and words in message
+
+
 # --- every field -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('text, option, expected', [
@@ -108,6 +208,8 @@ def test_local_backend_and_a_disabled_gate(tmp_path):
     ('vault: {roles: {adm: admins, agt: agents}}', 'openbao.role_map', {'adm': 'admins', 'agt': 'agents'}),
     ('vault: {role_map: {atm: robots}}', 'openbao.role_map', {'atm': 'robots'}),
     ('vault: {host_role: hosts}', 'openbao.host_role', 'hosts'),
+    ('vault: {host_mount: ssh-host-signer}', 'openbao.host_mount', 'ssh-host-signer'),
+    ('vault: {roles: {agt: agents, host: hosts}}', 'openbao.role_map', {'agt': 'agents', 'host': 'hosts'}),
     ('vault: {namespace: ops}', 'openbao.namespace', 'ops'),
     ('vault: {ca_cert: /etc/ssl/bao.pem}', 'openbao.ca_cert', '/etc/ssl/bao.pem'),
     ('vault: {skip_verify: true}', 'openbao.validate_certs', False),
@@ -121,6 +223,11 @@ def test_local_backend_and_a_disabled_gate(tmp_path):
     ('local_ca: {key_path: ~/ca_key}', 'local_ca.key_path', os.path.expanduser('~/ca_key')),
     ('local: {create: true}', 'local_ca.create', True),
     ('local: {key_type: ecdsa}', 'local_ca.key_type', 'ecdsa'),
+    ('ca_key: ca/ca_key', 'local_ca.key_path', '{base}/ca/ca_key'),
+    ('inventory_path: inv/actors.yaml', 'inventory_file', '{base}/inv/actors.yaml'),
+    ('vault: {token_env: OPS_SIGNING_TOKEN}', 'openbao.token_env', 'OPS_SIGNING_TOKEN'),
+    ('policy: {subject_env: OPS_IAM_SUBJECT}', 'policy.subject_env', 'OPS_IAM_SUBJECT'),
+    ('policy: {system: ops-warden}', 'policy.system', 'ops-warden'),
 ])
 def test_every_field_maps_onto_its_option(tmp_path, text, option, expected):
     config = load(tmp_path, text + '\n')
@@ -139,9 +246,10 @@ def test_every_field_of_the_table_is_covered():
     covered = {'backend', 'audit_log', 'state_dir', 'inventory', 'policy.mode', 'policy.enabled',
                'policy.flex_auth_url', 'policy.tenant', 'policy.fail_closed', 'policy.subject', 'policy.timeout',
                'policy.retries', 'policy.ca_cert', 'policy.validate_certs', 'policy.registry', 'vault.addr',
-               'vault.mount', 'vault.roles', 'vault.host_role', 'vault.namespace', 'vault.ca_cert',
+               'vault.mount', 'vault.roles', 'vault.host_role', 'vault.host_mount', 'vault.namespace', 'vault.ca_cert',
                'vault.skip_verify', 'vault.timeout', 'vault.retries', 'vault.auth_method', 'vault.auth_mount',
-               'vault.role_id', 'local.ca_key', 'local.create', 'local.key_type'}
+               'vault.role_id', 'local.ca_key', 'local.create', 'local.key_type', 'ca_key', 'vault.token_env',
+               'policy.subject_env', 'policy.system'}
     assert covered == set(W.FIELDS)
 
 
@@ -174,16 +282,21 @@ def test_an_empty_file_and_empty_fields_are_no_values(tmp_path):
 
 # --- errors name the field and the file ---------------------------------------------------------------
 
-@pytest.mark.parametrize('text, field', [
-    ('policy: {enabeld: true}', 'policy.enabeld'),
-    ('backnd: vault', 'backnd'),
-    ('vault: {adress: "https://x"}', 'vault.adress'),
-    ('openbao: {mout: ssh}', 'openbao.mout'),
+@pytest.mark.parametrize('text, field, hint', [
+    ('policy: {enabeld: true}', 'policy.enabeld', 'did you mean policy.enabled'),
+    ('backnd: vault', 'backnd', 'did you mean backend'),
+    ('vault: {adress: "https://x"}', 'vault.adress', 'did you mean vault.address'),
+    ('openbao: {mout: ssh}', 'openbao.mout', 'did you mean vault.mount'),
+    ('worker_interval: 60', 'worker_interval', 'known: '),
+    ('notifications: {slack: "#ops"}', 'notifications', 'known: '),
 ])
-def test_unknown_fields_are_errors_naming_field_and_file(tmp_path, text, field):
-    path, message, exc = error_of(tmp_path, text + '\n')
-    assert field in exc.fields
-    assert path in message and 'unknown field' in message
+def test_unknown_fields_are_warnings_naming_field_and_file(tmp_path, text, field, hint):
+    # CONTRACTS.md: a key the collection does not use is a warning that names it, never a failure
+    path = write(tmp_path, 'backend: local\n' + text + '\n')
+    config = W.load_config(path)
+    assert config.options['backend'] == 'local'
+    assert len(config.warnings) == 1, config.warnings
+    assert 'field %s ' % field in config.warnings[0] and path in config.warnings[0] and hint in config.warnings[0]
 
 
 @pytest.mark.parametrize('text, field, words', [
