@@ -530,8 +530,8 @@ def collection_path_in_process(bed, keys):
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import build_service
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import cert_request
     saved = dict((k, os.environ.get(k)) for k in ('BAO_ADDR', 'BAO_TOKEN'))
     os.environ.update(BAO_ADDR=bed.bao.url, BAO_TOKEN=bed.bao.token)
     args = {'actor': SIGN_ACTOR, 'principals': None, 'ttl_hours': None, 'subject': None, 'actors': ACTORS,
@@ -630,10 +630,10 @@ def bench_registry(opts):
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils import actors as actors_mu
-    from ansible_collections.netkingdom.warden.plugins.module_utils import gate as gate_mu
-    from ansible_collections.netkingdom.warden.plugins.module_utils import policy as policy_mu
-    from ansible_collections.netkingdom.warden.plugins.module_utils import registry as registry_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as actors_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as policy_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry_mu
 
     types = ('adm', 'agt', 'atm')
     max_ttl = {'adm': 48, 'agt': 24, 'atm': 8}
@@ -1106,7 +1106,7 @@ def main(argv=None):
     if unknown:
         parser.error('unknown size or section: %s' % ', '.join(str(u) for u in unknown))
     collections = os.path.abspath(opts.collections)
-    if not (Path(collections) / 'ansible_collections/netkingdom/warden/plugins/module_utils/gate.py').exists():
+    if not (Path(collections) / 'ansible_collections/netkingdom/warden/plugins/module_utils/_gate/rules.py').exists():
         say('no collection in %s: run scripts/build-collection first' % collections)
         return 2
     os.environ['WARDEN_TEST_COLLECTIONS'] = collections

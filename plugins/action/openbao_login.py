@@ -10,12 +10,12 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
     OpenBaoSettings,
     OpenBaoSigner,
     argument_spec,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import backend_name
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import backend_name
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 

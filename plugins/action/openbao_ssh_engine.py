@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ensure OpenBao's SSH engine (mount, CA, roles, signer policy) from the controller.
 
-The logic is in module_utils/ssh_engine.py; this plugin validates the options, runs it with the
+The logic is in module_utils/_openbao/ssh_engine.py; this plugin validates the options, runs it with the
 controller's OpenBao session and scrubs every secret from what it returns.
 """
 
@@ -14,12 +14,12 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
     OpenBaoSettings,
     OpenBaoSigner,
     argument_spec,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.ssh_engine import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine import (
     CA_KEY_TYPES,
     DEFAULT_POLICY_NAME,
     SshEngine,

@@ -12,16 +12,16 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import reported_names_note
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, denied_fields
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import reported_names_note
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob, denied_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import (
     SSH_CERT_EXCLUSIVE,
     SSH_CERT_SPEC,
     build_service,
     default_key_path,
     parse_renew_before,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
 HOST_MODULE = 'netkingdom.warden.ssh_cert_file'

@@ -210,9 +210,9 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.credential_access import CredentialFetcher
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.credentials import CredentialFetcher
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import (
     load_catalog_file,
     placeholder_values,
     route_warnings,

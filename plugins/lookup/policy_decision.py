@@ -77,9 +77,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (
     Gate,
     GateSettings,
     policy_request,

@@ -172,8 +172,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     DEFAULT_PATH_TEMPLATE,
     MAX_FILE_BYTES,
     account_problem,

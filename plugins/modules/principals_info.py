@@ -104,7 +104,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native, to_text
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     MAX_FILE_BYTES,
     account_from_filename,
     account_problem,

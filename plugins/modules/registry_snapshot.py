@@ -142,10 +142,10 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import credential_lanes, load_catalog_file
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import credential_lanes, load_catalog_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     build_snapshot,
     count_actors,
     describe_changes,

@@ -116,7 +116,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import parse_public_key, CERT_SUFFIX
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import parse_public_key, CERT_SUFFIX
 
 
 def cert_path_for(public_key_path):

@@ -253,8 +253,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_backups import prune_backups
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.backups import prune_backups
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
 
 MAX_FILE_BYTES = 1024 * 1024
 FILE_MODE = 0o644

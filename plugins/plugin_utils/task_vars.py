@@ -24,8 +24,8 @@ from ansible.errors import AnsibleActionFail, AnsibleLookupError
 from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import INVENTORY_VARIABLE, host_cert_names
-from ansible_collections.netkingdom.warden.plugins.module_utils.warden_config import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import INVENTORY_VARIABLE, host_cert_names
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.warden_config import (
     CONFIG_ENV,
     CONFIG_VARIABLE,
     OPTION_VARIABLES,

@@ -30,13 +30,14 @@ from tests.bed.pdp import PdpProcess  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry, routing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.credential_access import (  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.credentials import (  # noqa: E402
     CredentialFetcher,
     CredentialRefused,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import reset_sessions  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import reset_sessions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = _ROOT / 'docs' / 'examples' / 'routing' / 'catalog.yaml'

@@ -1,4 +1,4 @@
-"""The OpenBao client layer (module_utils/openbao.py, openbao_auth.py) against a real OpenBao.
+"""The OpenBao client layer (module_utils/_openbao/client.py, openbao_auth.py) against a real OpenBao.
 
 Functional tests use the session's shared dev server (`openbao` fixture) and only add things
 to it (auth mounts, policies, a restricted role, a second SSH mount); fault tests (audit
@@ -28,7 +28,7 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as O  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import client as O  # noqa: E402
 from tests.bed.openbao import OpenBaoDev  # noqa: E402
 
 AGT_POLICY = 'warden-test-agt-signer'

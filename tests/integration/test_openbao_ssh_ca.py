@@ -22,7 +22,7 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as O  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import client as O  # noqa: E402
 from tests.bed.ansible_run import run_playbook  # noqa: E402
 from tests.bed.openbao import OpenBaoDev  # noqa: E402
 from tests.bed.openbao import OpenBaoError as BedError  # noqa: E402

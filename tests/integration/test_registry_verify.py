@@ -15,12 +15,12 @@ from tests.bed.openbao import free_port
 pytest_plugins = ["tests.integration.pdp_fixtures"]
 
 ensure_on_path()
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import preflight as P  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry_checks as C  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import FlexAuthClient  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import checks as P  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings  # noqa: E402
 
 ACTORS = {
     'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,

@@ -31,7 +31,8 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
 from tests.bed import credential_cases, gate_cases  # noqa: E402
 from tests.bed.pdp import PdpProcess  # noqa: E402
 

@@ -39,8 +39,9 @@ from tests.bed.pdp import PdpProcess
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry, routing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 

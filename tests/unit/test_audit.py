@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import audit as A
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit import log as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import (
     ALL_FIELDS,
     DEFAULT_PATH,
     FIELDS,
@@ -300,7 +300,7 @@ def test_a_write_that_fails_leaves_no_half_line(tmp_path):
     path = tmp_path / 'audit.jsonl'
     path.write_text('x' * 1000 + '\n')
     code = ('import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (1100, 1100)); '
-            'from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog, AuditError\n'
+            'from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog, AuditError\n'
             'try:\n    AuditLog(sys.argv[1]).record(kind="sign", reason="y" * 400)\n'
             'except AuditError as exc:\n    print(exc)')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))

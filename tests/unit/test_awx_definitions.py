@@ -25,9 +25,9 @@ from jinja2 import Environment, meta
 from jinja2.defaults import DEFAULT_NAMESPACE
 from packaging.requirements import Requirement
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import credential_access as CA
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as OB
-from ansible_collections.netkingdom.warden.plugins.module_utils import policy as PO
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import credentials as CA
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import client as OB
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as PO
 from tests.bed import awx_credentials as AWX
 from tests.bed.ansible_run import run_playbook
 from tests.bed.collection_tarball import collection_tarball, collection_version, install_tarball
@@ -470,7 +470,7 @@ def test_registry_deploys_and_preflight_are_never_sliced():
 
 
 def test_skip_choices_are_preflight_checks():
-    source = (ROOT / 'plugins' / 'module_utils' / 'preflight.py').read_text()
+    source = (ROOT / 'plugins' / 'module_utils' / '_preflight' / 'checks.py').read_text()
     preflight = [t for t in TEMPLATES['warden_awx_job_templates'] if t['playbook'] == 'preflight.yml'][0]
     skip = [q for q in preflight['survey_spec']['spec'] if q['variable'] == 'warden_preflight_skip'][0]
     for name in skip['choices']:

@@ -19,22 +19,23 @@ import pytest
 hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st  # noqa: E402
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import cert_options  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate as G  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import routing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import signing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import ssh_engine  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import sshcert, sshkey  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing import options as cert_options  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as G  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as signing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as ssh_engine  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (  # noqa: E402
     Gate,
     GateSettings,
     policy_request,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import secret_kind  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import secret_kind  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 
@@ -596,7 +597,7 @@ def test_duration_strings(value):
 @fuzz(200)
 @given(field=st.sampled_from(['actor', 'reason', 'key_id', 'subject', 'host', 'principals']), secret=SECRETS)
 def test_audit_never_echoes_secrets(field, secret, tmp_path_factory):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
     log = AuditLog(str(tmp_path_factory.getbasetemp() / 'fuzz-audit.jsonl'))
     value = [secret] if field == 'principals' else secret
     assume(secret_looking(secret))

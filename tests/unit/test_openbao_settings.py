@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as O
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao_auth as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import client as O
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import auth as A
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 
 URL = 'https://openbao.example.internal:8200'
@@ -323,7 +323,7 @@ def test_refused_login_raises_status_and_explains():
 
 # --- imports --------------------------------------------------------------------------------------
 def test_import_does_not_load_hvac():
-    code = ('import sys; from ansible_collections.netkingdom.warden.plugins.module_utils import openbao; '
+    code = ('import sys; from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import client as openbao; '
             'print(sorted(m for m in ("hvac", "requests", "httpx") if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))).stdout

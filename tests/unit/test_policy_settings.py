@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import policy as P
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as P
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 ACTORS = {'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,
@@ -151,7 +151,7 @@ def test_subject_for_one_actor_and_for_a_fleet():
 
 
 def test_inventory_subject_must_be_one_the_policy_allows():
-    from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
     good = {'agt-x': {'type': 'agt', 'principals': ['p'], 'subject': 'iam:agt-x'},
             'agt-y': {'type': 'agt', 'principals': ['p'], 'subjects': ['iam:y@corp'], 'subject': 'iam:y@corp'}}
     actors, warnings = load_actors(good)

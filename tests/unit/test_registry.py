@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 INVENTORY = {

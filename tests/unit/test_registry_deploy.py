@@ -6,11 +6,11 @@ import stat
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
-from ansible_collections.netkingdom.warden.plugins.module_utils import preflight as P
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry_checks as C
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry_deploy as D
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import checks as P
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import deploy as D
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 BASE = {

@@ -5,9 +5,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate as G
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as G
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                     'docs', 'examples', 'registry-sync')

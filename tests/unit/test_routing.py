@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import credential_access as CA
-from ansible_collections.netkingdom.warden.plugins.module_utils import routing as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import credentials as CA
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as R
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -477,7 +477,7 @@ WHERE = {"title": "entries[2].title", "fetch_command": "entries[2].fetch_command
 
 def test_generated_table_is_large_and_every_kind_is_covered():
     assert len(SECRETS) >= 50
-    from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import KINDS
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import KINDS
     assert {kind for kind, dummy in SECRETS} >= set(KINDS) - {"ssh_certificate"}
 
 
@@ -498,7 +498,7 @@ def test_catalog_guard_refuses_every_secret_like_string(number):
 
 @pytest.mark.parametrize("path", [EXAMPLE, FIXTURE], ids=["example", "fixture"])
 def test_ordinary_catalogs_pass_the_guard(path):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import find_secrets
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import find_secrets
 
     assert find_secrets(yaml.safe_load(path.read_text())) == []
     R.load_catalog_file(str(path), today=DAY)

@@ -5,11 +5,11 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import signing as G
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as G
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import parse_certificate
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import parse_certificate
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
 
 NOW = 1900000000
 TTL = 3600
@@ -81,7 +81,7 @@ class RogueBackend(object):
 
 
 def test_a_wrong_answer_fails_closed_and_is_audited(bed, tmp_path):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
     audit = AuditLog(str(tmp_path / 'audit.jsonl'))
     service = G.SigningService(RogueBackend(bed['good'], bed['rogue']), audit=audit)
     request = G.cert_request('host', principals=['h1.example'])

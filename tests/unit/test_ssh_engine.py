@@ -1,10 +1,10 @@
-"""module_utils/ssh_engine.py: option checks, normalising OpenBao's answers, and the plan, with a fake OpenBao."""
+"""module_utils/_openbao/ssh_engine.py: option checks, normalising OpenBao's answers, and the plan, with a fake OpenBao."""
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import ssh_engine as E
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as E
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoRequestError, OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError, OpenBaoSettings
 
 CA = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB6D8Db6u4fauzb+OffhtEXYNysD3VNUWe6Izpjvl7jw'
 

@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import (
     LocalBackend,
     PolicyDenied,
     SigningService,

@@ -9,10 +9,10 @@ from ansible.errors import AnsibleActionFail
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import warden_config as W
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings import warden_config as W
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings, policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings, policy_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, play_audit_log
 
 # A Vault token-shaped literal, built at run time so no secret-looking string sits in this file.

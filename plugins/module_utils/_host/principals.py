@@ -19,9 +19,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import principal_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import (
     CERT_SUFFIX,
     fingerprint_blob,
     parse_public_key,

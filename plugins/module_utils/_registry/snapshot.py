@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import (
     ACTOR_TYPES,
     ACTOR_TYPE_NAMES,
     load_actors,

@@ -44,10 +44,10 @@ import difflib
 import os
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES, load_yaml_text
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, load_yaml_text
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import describe, find_secrets
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
 
 CONFIG_VARIABLE = 'warden_config'
 CONFIG_ENV = 'WARDEN_CONFIG'

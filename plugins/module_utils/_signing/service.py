@@ -21,15 +21,15 @@ import fcntl
 import os
 import time
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES, parse_ttl_hours
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     SigningError,
     ValidationError,
     WardenError,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.gate import requested_ttl_hours, ttl_within_bounds
-from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import requested_ttl_hours, ttl_within_bounds
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import (
     FOREVER,
     LocalCA,
     describe,
@@ -39,7 +39,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import (
     renewal_reason,
     signature_problem,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import (
     CERT_SUFFIX,
     fingerprint_blob,
     parse_public_key,
@@ -150,7 +150,7 @@ class OpenBaoBackend(object):
     name = 'openbao'
 
     def __init__(self, settings):
-        from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSigner
+        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSigner
         self.signer = OpenBaoSigner(settings)
         self._ca = {}
 
@@ -197,7 +197,7 @@ def host_ca_is_user_ca(backend='auto', openbao=None, env=None):
     """
     if backend_name(backend, openbao, env) != 'openbao':
         return True
-    from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
     settings = OpenBaoSettings(openbao, env=os.environ if env is None else env, require_auth=False)
     return settings.host_mount == settings.mount
 
@@ -210,7 +210,7 @@ def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_aut
     env = os.environ if env is None else env
     backend = backend_name(backend, openbao, env)
     if backend == 'openbao':
-        from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
+        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
         settings = OpenBaoSettings(openbao, env=env, require_auth=need_auth)
         key = ('openbao', need_auth, settings.session_key(), settings.mount, settings.host_mount,
                str(sorted((settings.role_map or {}).items())), settings.host_role)
@@ -363,7 +363,7 @@ class SigningService(object):
         """The gate's decision for a user certificate (host certificates are not actor-gated)."""
         if request['cert_type'] == 'host' or self.gate is None:
             return None
-        from ansible_collections.netkingdom.warden.plugins.module_utils.policy import policy_request
+        from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import policy_request
         gate_request = policy_request(request['actor'], actors=self.actors, principals=request['principals'],
                                       ttl_hours=request['ttl_hours'], public_key=public_key, subject=subject,
                                       settings=self.settings)
@@ -378,7 +378,7 @@ class SigningService(object):
         """
         line, fingerprint = plain_public_key(public_key)
         if request['cert_type'] == 'user':  # the subject the gate is sent is the one audited
-            from ansible_collections.netkingdom.warden.plugins.module_utils.policy import subject_for
+            from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import subject_for
             subject = subject_for(request['actor'], (self.actors or {}).get(request['actor']), subject,
                                   subject_env=getattr(self.settings, 'subject_env', None))
         decision = self.decide(request, line, subject)

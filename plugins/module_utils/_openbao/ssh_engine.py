@@ -25,15 +25,15 @@ import json
 import math
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES, parse_ttl_hours
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
     NAME_RE,
     PATH_RE,
     OpenBaoRequestError,
     split_host_role,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint, parse_public_key
 
 WHAT = 'openbao_ssh_engine options'
 DEFAULT_POLICY_NAME = 'warden-ssh-signer'

@@ -19,16 +19,16 @@ import hashlib
 import time
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable, ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import FlexAuthClient
-from ansible_collections.netkingdom.warden.plugins.module_utils.gate import build_request, envelope_to_decision
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import build_request, envelope_to_decision
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     DEFAULT_TENANT,
     SYSTEM,
     actor_resources,
     resource_id,
     summarize,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import url_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import url_problem
 
 # A fingerprint that is plainly not of any real key: the smoke check signs nothing.
 SMOKE_FINGERPRINT = 'SHA256:' + base64.b64encode(

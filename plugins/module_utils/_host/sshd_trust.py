@@ -26,12 +26,12 @@ import posixpath
 import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     plan_principals_file,
     validate_ca_keys,
     validate_principals_map,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import CERT_SUFFIX, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import CERT_SUFFIX, parse_public_key
 
 MANAGED_HEADER = '# Ansible managed'
 DROPIN_COMMENT = '# netkingdom.warden host_principals: CA trust, principals per account, host certificates.'

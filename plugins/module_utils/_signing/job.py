@@ -15,9 +15,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import result_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import result_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import describe
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import describe
 
 DIFF_KEYS = ('cert_type', 'principals', 'valid_after', 'valid_before', 'ttl_hours', 'serial', 'key_id')
 

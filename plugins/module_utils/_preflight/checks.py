@@ -21,13 +21,13 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     PolicyUnavailable,
     ValidationError,
     WardenError,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     build_snapshot,
     load_snapshot_file,
     summarize,
@@ -128,7 +128,7 @@ def resolve_backend(backend, openbao, env):
 
 def check_openbao(report, openbao, types, host_role=False, env=None):
     """Reachable, unsealed, the token valid with sign capability per actor type, the CA present."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
         OpenBaoError,
         OpenBaoSettings,
         OpenBaoSigner,
@@ -189,7 +189,7 @@ def check_openbao(report, openbao, types, host_role=False, env=None):
 
 def _check_token(report, settings, signer, types, host_role, error_class):
     """The credentials log in, and the token holds update on <mount>/sign/<role> per actor type."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth import auth_method_for
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import auth_method_for
     if not report.wanted('openbao_token'):
         report.skip('openbao_sign', 'the token check was skipped')
         return
@@ -243,7 +243,7 @@ def _check_token(report, settings, signer, types, host_role, error_class):
 
 
 def _key_fingerprint(line):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
     try:
         return fingerprint(line)
     except (ValidationError, ValueError):
@@ -253,7 +253,7 @@ def _key_fingerprint(line):
 def check_local_ca(report, local_ca, env=None):
     if not report.wanted('signing_ca'):
         return
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import LocalBackend
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import LocalBackend
     options = dict(local_ca or {})
     options['create'] = False  # preflight changes nothing: a missing key is reported, never made
     try:
@@ -270,7 +270,7 @@ def check_local_ca(report, local_ca, env=None):
 
 def check_gate(report, policy, built, env=None):
     """flex-auth /healthz (remote gate) and the digest it serves; the embedded snapshot's digest."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.policy import UNGATED_ENV, GateSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import UNGATED_ENV, GateSettings
     env = os.environ if env is None else env
     try:
         settings = GateSettings(policy, env=env)
@@ -290,7 +290,7 @@ def check_gate(report, policy, built, env=None):
         return
     if not report.wanted('flex_auth_healthz'):
         return
-    from ansible_collections.netkingdom.warden.plugins.module_utils.registry_checks import DigestProbe, make_client
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import DigestProbe, make_client
     try:
         client = make_client(settings.url, settings, retries=settings.retries)
     except WardenError as exc:

@@ -45,10 +45,10 @@ import difflib
 import os
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_yaml_text
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_yaml_text
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import GATED_LANE, POLICY_REF_RE
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import describe, find_secrets, secret_kind
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import GATED_LANE, POLICY_REF_RE
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets, secret_kind
 
 CATALOG_ENV = 'WARDEN_ROUTING_CATALOG'
 CATALOG_VAR = 'warden_routing_catalog'

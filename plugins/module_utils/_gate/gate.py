@@ -16,7 +16,7 @@ import math
 import os
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import (
     ACTOR_TYPES,
     NAME_RE,
     actor_type_of,
@@ -27,9 +27,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     PolicyUnavailable,
     ValidationError,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import FlexAuthClient
-from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
-from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import (
     GATE_OFF,
     INVALID_ANSWER,
     UNAVAILABLE,
@@ -39,15 +39,15 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.gate import (
     evaluate,
     requested_ttl_hours,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     DEFAULT_TENANT,
     SYSTEM,
     RegistryIndex,
     build_snapshot,
     load_snapshot_file,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
-from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 MODES = ('off', 'embedded', 'flex_auth')
 SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'

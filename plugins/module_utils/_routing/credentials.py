@@ -34,13 +34,13 @@ import hmac
 import os
 import shlex
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import NAME_RE as ACTOR_NAME_RE
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import NAME_RE as ACTOR_NAME_RE
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.gate import UNAVAILABLE, build_credential_request
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings, OpenBaoSigner
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import SUBJECT_ENV, Gate, GateSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import UNAVAILABLE, build_credential_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings, OpenBaoSigner
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import SUBJECT_ENV, Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import (
     find,
     login_pointer,
     credential_lanes,
@@ -48,8 +48,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
     placeholder_values,
     route_for,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import secret_kind
-from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import secret_kind
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV
 
 TOKEN_ENV = ('BAO_TOKEN', 'VAULT_TOKEN')
 SIGNER_TOKEN_ENV = 'WARDEN_OPENBAO_TOKEN'  # the collection's signing token (openbao.py reads it first)

@@ -45,7 +45,7 @@ import socket
 import stat
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import describe, find_secrets
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
 
 ENV = 'WARDEN_AUDIT_LOG'
 DEFAULT_PATH = '~/.local/state/warden/audit.jsonl'

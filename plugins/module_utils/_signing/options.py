@@ -9,16 +9,16 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import argument_spec as openbao_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import argument_spec as openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (
     ACTOR_SOURCE_SPEC,
     Gate,
     GateSettings,
     policy_argument_spec,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import (
     BACKENDS,
     SigningService,
     local_ca_argument_spec,
@@ -83,7 +83,7 @@ def default_key_path(args):
 
 def build_service(args, user_cert=True, env=None):
     """A SigningService from validated options (actors, gate, backend, audit)."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
     actors, dummy = resolve_actors(args.get('actors'), args.get('inventory_file'))
     settings = GateSettings(args.get('policy'), env=env)
     gate = Gate(settings, actors) if user_cert else None
@@ -94,7 +94,7 @@ def build_service(args, user_cert=True, env=None):
 
 def result_fields(cert, decision):
     """The result keys every signing plugin returns for a certificate."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import describe
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import describe
     info = describe(cert)
     return {
         'serial': str(cert['serial']), 'key_id': cert['key_id'], 'principals': list(cert['principals']),

@@ -22,7 +22,7 @@ import hashlib
 import math
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     ACTION,
     CREDENTIAL_ACTION,
     CREDENTIAL_POLICY_ID,
@@ -35,7 +35,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.registry import 
     canonical_json,
     resource_id,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES
 
 POLICY_VERSION = 'ops-warden-sign/1'
 EVALUATOR = 'netkingdom.warden.embedded'

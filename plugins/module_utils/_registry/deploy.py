@@ -26,10 +26,10 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPE_NAMES
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPE_NAMES
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     compute_digest,
     describe_changes,
     summarize,

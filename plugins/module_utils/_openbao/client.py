@@ -34,9 +34,9 @@ try:
 except ImportError:  # pragma: no cover - Python 2
     from urlparse import urlsplit, urlunsplit  # type: ignore
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import ACTOR_TYPES, principal_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, principal_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import (
     AUTH_METHODS,
     DEFAULT_KUBERNETES_TOKEN_PATH,
     HttpStatusError,
@@ -45,9 +45,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.openbao_auth imp
     check_response,
     response_json,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.option_values import parse_bool
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import CERT_SUFFIX, parse_public_key
-from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import ENV as INSECURE_HTTP_ENV, url_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import CERT_SUFFIX, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 try:
     from importlib.util import find_spec

@@ -35,7 +35,7 @@ import threading
 import time
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError, ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import (
     CERT_SUFFIX, fingerprint_blob, parse_public_key,
 )
 
@@ -780,7 +780,7 @@ _MAX_PRINCIPALS = 256  # cryptography's limit, the same as OpenSSH's
 
 
 def _principal_list(principals, problems):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import principal_problem
     if isinstance(principals, str) or not isinstance(principals, (list, tuple)):
         problems.append(('principals', 'must be a list of principals'))
         return []
