@@ -26,6 +26,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry import
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as signing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as ssh_engine  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
@@ -583,10 +584,10 @@ def test_duration_strings(value):
     else:
         assert isinstance(whole, int) and whole >= 0
     base = OpenBaoSettings({'url': 'http://127.0.0.1:1'}, env={}, require_auth=False)
-    dummy, err = accepts_or_names(ssh_engine.build_spec, {'roles': {'agt-role': {'ttl': value}}}, base)
+    dummy, err = accepts_or_names(ssh_engine_spec.build_spec, {'roles': {'agt-role': {'ttl': value}}}, base)
     if err is not None:
         assert all(f.startswith('roles.agt-role') for f in err.fields), err.fields
-    dummy, err = accepts_or_names(ssh_engine.build_spec, {'max_ttl_hours': {'atm': value}}, base)
+    dummy, err = accepts_or_names(ssh_engine_spec.build_spec, {'max_ttl_hours': {'atm': value}}, base)
     if err is not None:
         assert err.fields == ['max_ttl_hours.atm'], err.fields
 
