@@ -24,6 +24,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._signing import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as G  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import route as routing_route  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as signing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec  # noqa: E402
@@ -325,7 +326,7 @@ def test_mutated_catalog_entries(field, value, where):
     if err is None:
         got = catalog.entries[0]
         assert clean_text(got['id']) and routing.ID_RE.match(got['id'])
-        routing.route_for(got, {'domain': 'x', 'field': 'F', 'path': 'p'})
+        routing_route.route_for(got, {'domain': 'x', 'field': 'F', 'path': 'p'})
     else:
         assert all(f.startswith(('entries[0]', 'routes[0]', '[0]')) or f == routing.WHAT for f in err.fields), \
             err.fields
@@ -345,12 +346,12 @@ def test_random_catalogs(data):
 @example(domain='coulomb_social; rm -rf /', extra={})
 def test_placeholder_values(domain, extra):
     """Placeholder values end up in a shell command: accepted ones are plain, secrets never echoed."""
-    values, err = accepts_or_names(routing.placeholder_values, domain=domain, field='NPM_AUTH_TOKEN', path='npm',
+    values, err = accepts_or_names(routing_route.placeholder_values, domain=domain, field='NPM_AUTH_TOKEN', path='npm',
                                    placeholders=extra)
     if err is None:
         for value in values.values():
             assert clean_text(value) and not set(value) & set(';|&$`\'"<>(){}[]*?!~')
-            assert routing.VALUE_RE.match(value)
+            assert routing_route.VALUE_RE.match(value)
     else:
         assert all(f in ('domain', 'placeholders') or f.startswith('placeholders.') for f in err.fields), err.fields
         if secret_looking(domain):

@@ -40,14 +40,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import Va
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import UNAVAILABLE, build_credential_request
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings, OpenBaoSigner
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import SUBJECT_ENV, Gate, GateSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import (
-    find,
-    login_pointer,
-    credential_lanes,
-    is_kv_command,
-    placeholder_values,
-    route_for,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import credential_lanes, login_pointer
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.match import find
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.route import is_kv_command, placeholder_values, route_for
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import secret_kind
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV
 
