@@ -634,6 +634,8 @@ def bench_registry(opts):
     from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as policy_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate_mu
 
     types = ('adm', 'agt', 'atm')
     max_ttl = {'adm': 48, 'agt': 24, 'atm': 8}
@@ -667,9 +669,9 @@ def bench_registry(opts):
     for dummy in range(opts.repeats):
         start = time.perf_counter()
         actors, dummy_warnings = actors_mu.load_actors(inventory)
-        snapshot = registry_mu.build_snapshot(actors)
+        snapshot = registry_build_mu.build_snapshot(actors)
         text = registry_mu.to_text(snapshot)
-        registry_mu.validate_snapshot(registry_mu.parse_snapshot_text(text))
+        registry_validate_mu.validate_snapshot(registry_validate_mu.parse_snapshot_text(text))
         # A cold build: the gate caches indexes by digest.
         policy_mu._INDEXES.clear()  # pylint: disable=protected-access
         gate = policy_mu.Gate(policy_mu.GateSettings({'mode': 'embedded'}, env={}), actors)

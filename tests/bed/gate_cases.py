@@ -42,7 +42,7 @@ def load_fixture_actors(path=ACTORS_FILE):
 
 
 def fixture_snapshot(actors=None):
-    return _mu("_registry.snapshot").build_snapshot(actors or load_fixture_actors())
+    return _mu("_registry.build").build_snapshot(actors or load_fixture_actors())
 
 
 def write_fixture_snapshot(path, actors=None):

@@ -18,6 +18,7 @@ ensure_on_path()
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import checks as P  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings  # noqa: E402
@@ -31,7 +32,7 @@ TOKEN = 'pdp-test-token-' + os.urandom(8).hex()
 
 
 def snapshot(actors):
-    return R.build_snapshot(A.load_actors(actors)[0])
+    return RB.build_snapshot(A.load_actors(actors)[0])
 
 
 def write(path, snap):

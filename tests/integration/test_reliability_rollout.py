@@ -389,8 +389,9 @@ def start_pdps(bed, count):
     ensure_on_path()
     from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as actors
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build
     snapshot = bed.workdir / 'registry.json'
-    snapshot.write_text(registry.to_text(registry.build_snapshot(actors.load_actors(ACTORS)[0])))
+    snapshot.write_text(registry.to_text(registry_build.build_snapshot(actors.load_actors(ACTORS)[0])))
     while len(bed.pdps) < count:
         bed.pdps.append(PdpProcess(snapshot, bed.workdir / ('pdp-%d' % len(bed.pdps))).start())
     for pdp in bed.pdps:

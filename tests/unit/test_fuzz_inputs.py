@@ -23,6 +23,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._inventory impor
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing import options as cert_options  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as G  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as RV  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import route as routing_route  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as signing  # noqa: E402
@@ -190,7 +192,7 @@ def test_whole_actor_inventories(data):
             assert clean_text(name) and actor['type'] in A.ACTOR_TYPES
             assert all(clean_text(p) for p in actor['principals'])
         # what the loader accepts the registry builder takes, and the snapshot validates
-        R.validate_snapshot(R.build_snapshot(actors))
+        RV.validate_snapshot(RB.build_snapshot(actors))
     else:
         assert all(f.startswith('warden_actors') for f in err.fields), err.fields
 
@@ -212,7 +214,7 @@ def test_actor_inventory_yaml_text(text, tmp_path_factory):
 # ------------------------------------------------------------------------------------------------
 # Registry snapshots
 
-BASE_SNAPSHOT = R.build_snapshot(A.load_actors(GOOD_ACTORS)[0])
+BASE_SNAPSHOT = RB.build_snapshot(A.load_actors(GOOD_ACTORS)[0])
 
 
 def _paths(node, prefix=()):
@@ -261,7 +263,7 @@ def test_mutated_registry_snapshots(path, how, value, redigest):
     snapshot = _mutate(copy.deepcopy(BASE_SNAPSHOT), path, how, value)
     if redigest:  # a hand-edited file whose digest was "fixed" too: the content checks must catch it
         snapshot['digest'] = R.compute_digest(snapshot)
-    ok, err = accepts_or_names(R.validate_snapshot, snapshot)
+    ok, err = accepts_or_names(RV.validate_snapshot, snapshot)
     if err is None:
         # accepted: the evaluator can index it and decide a request without crashing
         index = R.RegistryIndex(ok)
@@ -270,14 +272,14 @@ def test_mutated_registry_snapshots(path, how, value, redigest):
     else:
         assert err.what == 'registry snapshot'
     # the file form too: the parser names the source on bad JSON, the field otherwise
-    dummy, err2 = accepts_or_names(R.parse_snapshot_text, R.canonical_json(snapshot)[:len(str(path)) * 7])
+    dummy, err2 = accepts_or_names(RV.parse_snapshot_text, R.canonical_json(snapshot)[:len(str(path)) * 7])
     assert err2 is None or err2.fields
 
 
 @fuzz(150)
 @given(snapshot=JSONISH)
 def test_random_registry_snapshots(snapshot):
-    accepts_or_names(R.validate_snapshot, snapshot)
+    accepts_or_names(RV.validate_snapshot, snapshot)
 
 
 @fuzz(150)
@@ -291,9 +293,9 @@ def test_registry_build_with_lanes(lanes, tenant):
     known = A.load_actors(GOOD_ACTORS)[0]
     if not isinstance(lanes, (list, tuple)) and lanes is not None:
         lanes = [lanes]
-    snapshot, err = accepts_or_names(R.build_snapshot, known, tenant=tenant, credential_lanes=lanes)
+    snapshot, err = accepts_or_names(RB.build_snapshot, known, tenant=tenant, credential_lanes=lanes)
     if err is None:
-        R.validate_snapshot(snapshot)
+        RV.validate_snapshot(snapshot)
         for res in R.iter_resources(snapshot):
             for subject in res['metadata'].get('allowed_subjects', []):
                 assert clean_text(subject), repr(subject)

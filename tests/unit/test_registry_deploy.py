@@ -9,6 +9,8 @@ import pytest
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
 from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import checks as P
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import summary as RS
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import deploy as D
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
@@ -21,7 +23,7 @@ BASE = {
 
 
 def snap(actors=None, tenant='tenant:platform'):
-    return R.build_snapshot(A.load_actors(actors or BASE)[0], tenant=tenant)
+    return RB.build_snapshot(A.load_actors(actors or BASE)[0], tenant=tenant)
 
 
 def deploy(path, snapshot, keep=3, **kwargs):
@@ -186,7 +188,7 @@ def test_changes_name_default_ttl_and_subjects():
         'agt-state-hub-bridge': dict(BASE['agt-state-hub-bridge'], ttl_hours=12, subjects=[]),
         'atm-backup-daily': BASE['atm-backup-daily'],
     }
-    assert R.describe_changes(snap(), snap(changed)) == [
+    assert RS.describe_changes(snap(), snap(changed)) == [
         'agt-state-hub-bridge: default TTL 24 -> 12',
         'agt-state-hub-bridge: subjects no longer allowed iam:agt-state-hub-bridge',
     ]

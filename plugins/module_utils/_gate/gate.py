@@ -43,9 +43,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapsh
     DEFAULT_TENANT,
     SYSTEM,
     RegistryIndex,
-    build_snapshot,
-    load_snapshot_file,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.build import build_snapshot
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import load_snapshot_file
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 

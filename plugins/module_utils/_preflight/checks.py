@@ -27,12 +27,12 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     ValidationError,
     WardenError,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
-    build_snapshot,
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.build import build_snapshot
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import (
     load_snapshot_file,
-    summarize,
     validate_snapshot,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.summary import summarize
 
 DEFAULT_SSHD_MIN = '8.2'
 OPENSSH_RE = re.compile(r'OpenSSH_(\d+)\.(\d+)(p\d+)?')

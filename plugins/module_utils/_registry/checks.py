@@ -26,8 +26,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapsh
     SYSTEM,
     actor_resources,
     resource_id,
-    summarize,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.summary import summarize
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import url_problem
 
 # A fingerprint that is plainly not of any real key: the smoke check signs nothing.

@@ -29,13 +29,9 @@ import tempfile
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPE_NAMES
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
-    compute_digest,
-    describe_changes,
-    summarize,
-    to_text,
-    validate_snapshot,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import compute_digest, to_text
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import validate_snapshot
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.summary import describe_changes, summarize
 
 HISTORY_SUFFIX = '.history'
 BACKUP_RE = re.compile(r'^(\d{8}T\d{6}\d{6}Z)-([0-9a-f]{12}|unknown)\.json$')

@@ -352,7 +352,7 @@ def login_pointer(catalog, subsystem):
 
 
 def credential_lanes(catalog, access=None):
-    """The gate's credential lanes (registry.build_snapshot ``credential_lanes``) from a catalog.
+    """The gate's credential lanes (``_registry.build.build_snapshot``'s ``credential_lanes``) from a catalog.
 
     One lane per active, exec-capable ``secret`` entry, keyed by its ``policy_ref``;
     ``access`` maps entry ids to the subject ids allowed to read them (none: nobody may).
