@@ -41,6 +41,18 @@ def summarize_lanes(snapshot):
     return view
 
 
+def _list_changes(name, before, after, added_words, removed_words):
+    """``<name>: <added_words> x, y`` and ``<name>: <removed_words> z`` for what a list gained and lost."""
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    lines = []
+    if added:
+        lines.append('%s: %s %s' % (name, added_words, ', '.join(added)))
+    if removed:
+        lines.append('%s: %s %s' % (name, removed_words, ', '.join(removed)))
+    return lines
+
+
 def _lane_changes(old, new):
     before = summarize_lanes(old or {})
     after = summarize_lanes(new)
@@ -53,12 +65,8 @@ def _lane_changes(old, new):
         elif ref not in after:
             lines.append('remove credential lane %s: reads will be denied (unknown_credential_lane)' % ref)
         else:
-            added = sorted(set(after[ref]['allowed_subjects']) - set(before[ref]['allowed_subjects']))
-            removed = sorted(set(before[ref]['allowed_subjects']) - set(after[ref]['allowed_subjects']))
-            if added:
-                lines.append('%s: readers added %s' % (ref, ', '.join(added)))
-            if removed:
-                lines.append('%s: readers removed %s' % (ref, ', '.join(removed)))
+            lines.extend(_list_changes(ref, before[ref]['allowed_subjects'], after[ref]['allowed_subjects'],
+                                       'readers added', 'readers removed'))
     return lines
 
 
@@ -80,16 +88,8 @@ def describe_changes(old, new):
                                ('default_ttl_hours', 'default TTL')):
                 if b[key] != a[key]:
                     lines.append('%s: %s %s -> %s' % (name, label, b[key], a[key]))
-            added = sorted(set(a['principals']) - set(b['principals']))
-            removed = sorted(set(b['principals']) - set(a['principals']))
-            if added:
-                lines.append('%s: principals added %s' % (name, ', '.join(added)))
-            if removed:
-                lines.append('%s: principals removed %s' % (name, ', '.join(removed)))
-            sadd = sorted(set(a['allowed_subjects']) - set(b['allowed_subjects']))
-            srem = sorted(set(b['allowed_subjects']) - set(a['allowed_subjects']))
-            if sadd:
-                lines.append('%s: subjects allowed %s' % (name, ', '.join(sadd)))
-            if srem:
-                lines.append('%s: subjects no longer allowed %s' % (name, ', '.join(srem)))
+            lines.extend(_list_changes(name, b['principals'], a['principals'],
+                                       'principals added', 'principals removed'))
+            lines.extend(_list_changes(name, b['allowed_subjects'], a['allowed_subjects'],
+                                       'subjects allowed', 'subjects no longer allowed'))
     return lines + _lane_changes(old, new)

@@ -77,16 +77,23 @@ def _check_resource(res, where, tenants, subjects, problems):
                          % (max_ttl, actor_type, ACTOR_TYPES[actor_type])))
 
 
+def _check_manifest(manifest, where, problems):
+    """A manifest is a mapping with an ``id`` (a problem each); False when it is not a mapping."""
+    if not isinstance(manifest, dict):
+        problems.append((where, 'must be a mapping'))
+        return False
+    if not isinstance(manifest.get('id'), str) or not manifest.get('id'):
+        problems.append((where + '.id', 'is required'))
+    return True
+
+
 def _check_resource_manifests(snapshot, tenants, systems, subjects, problems):
     """Resource ids (unique across manifests), each checked by its type. Returns the ids."""
-    ids = set()
+    ids = {}
     for number, manifest in enumerate(_list(snapshot, 'resource_manifests', problems)):
         where = 'resource_manifests[%d]' % number
-        if not isinstance(manifest, dict):
-            problems.append((where, 'must be a mapping'))
+        if not _check_manifest(manifest, where, problems):
             continue
-        if not isinstance(manifest.get('id'), str) or not manifest.get('id'):
-            problems.append((where + '.id', 'is required'))
         system = manifest.get('system')
         if not _known(system, systems):
             problems.append((where + '.system', 'unknown system %r (dangling reference)' % (system,)))
@@ -98,16 +105,8 @@ def _check_resource_manifests(snapshot, tenants, systems, subjects, problems):
             continue
         for index, res in enumerate(resources):
             rwhere = '%s.resources[%d]' % (where, index)
-            if not isinstance(res, dict):
-                problems.append((rwhere, 'must be a mapping'))
+            if not _take_id(res, rwhere, ids, problems, res):
                 continue
-            rid = res.get('id')
-            if not isinstance(rid, str) or not rid:
-                problems.append((rwhere + '.id', 'is required'))
-            elif rid in ids:
-                problems.append((rwhere + '.id', 'duplicate id %r' % rid))
-            else:
-                ids.add(rid)
             if res.get('type') not in types:
                 problems.append((rwhere + '.type', 'the system %r does not declare the resource type %r'
                                  % (system, res.get('type'))))
@@ -124,11 +123,8 @@ def _check_subject_manifests(snapshot, tenants, problems):
     subjects, groups = {}, {}
     for number, manifest in enumerate(manifests):
         where = 'subject_manifests[%d]' % number
-        if not isinstance(manifest, dict):
-            problems.append((where, 'must be a mapping'))
+        if not _check_manifest(manifest, where, problems):
             continue
-        if not isinstance(manifest.get('id'), str) or not manifest.get('id'):
-            problems.append((where + '.id', 'is required'))
         for key, table in (('subjects', subjects), ('groups', groups)):
             items = manifest.get(key)
             if not isinstance(items, list):
@@ -136,16 +132,8 @@ def _check_subject_manifests(snapshot, tenants, problems):
                 continue
             for index, item in enumerate(items):
                 iwhere = '%s.%s[%d]' % (where, key, index)
-                if not isinstance(item, dict):
-                    problems.append((iwhere, 'must be a mapping'))
+                if not _take_id(item, iwhere, table, problems, (iwhere, item)):
                     continue
-                item_id = item.get('id')
-                if not isinstance(item_id, str) or not item_id:
-                    problems.append((iwhere + '.id', 'is required'))
-                elif item_id in table:
-                    problems.append((iwhere + '.id', 'duplicate id %r' % item_id))
-                else:
-                    table[item_id] = (iwhere, item)
                 if not _known(item.get('tenant'), tenants):
                     problems.append((iwhere + '.tenant', 'unknown tenant %r (dangling reference)' % (item.get('tenant'),)))
     for sid, (where, subject) in sorted(subjects.items()):
@@ -246,17 +234,26 @@ def _list(snapshot, key, problems):
 
 
 def _ids(items, key, problems):
+    """``{id: item}`` of a top-level list (``tenants``, ``systems``), each id required and unique."""
     ids = {}
     for index, item in enumerate(items):
-        where = '%s[%d]' % (key, index)
-        if not isinstance(item, dict):
-            problems.append((where, 'must be a mapping'))
-            continue
-        item_id = item.get('id')
-        if not isinstance(item_id, str) or not item_id:
-            problems.append((where + '.id', 'is required'))
-        elif item_id in ids:
-            problems.append((where + '.id', 'duplicate id %r' % item_id))
-        else:
-            ids[item_id] = item
+        _take_id(item, '%s[%d]' % (key, index), ids, problems, item)
     return ids
+
+
+def _take_id(item, where, table, problems, value):
+    """Enter a mapping's ``id`` in ``table`` (-> ``value``) unless missing or a duplicate (a problem each).
+
+    Returns False when ``item`` is not a mapping (also a problem), so the caller skips it.
+    """
+    if not isinstance(item, dict):
+        problems.append((where, 'must be a mapping'))
+        return False
+    item_id = item.get('id')
+    if not isinstance(item_id, str) or not item_id:
+        problems.append((where + '.id', 'is required'))
+    elif item_id in table:
+        problems.append((where + '.id', 'duplicate id %r' % item_id))
+    else:
+        table[item_id] = value
+    return True
