@@ -288,7 +288,7 @@ def user_key(tmp_path):
 
 @pytest.mark.parametrize("name", ["status403", "status401", "garbage", "noid", "unknown_effect", "huge_effect"])
 def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok, tmp_path, gate_actors, user_key):
-    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import query
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query
     from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, cert_request
 
     service = fail_open_service(pdp_ok.url, tmp_path, gate_actors)
@@ -306,7 +306,7 @@ def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok,
 
 
 def test_an_outage_fails_open_signed_with_its_reason_and_a_warning(pdp_ok, tmp_path, gate_actors, user_key):
-    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import query
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query
     from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import cert_request
 
     service = fail_open_service(pdp_ok.url, tmp_path, gate_actors)

@@ -36,7 +36,7 @@ from tests.bed.openbao import OpenBaoDev, count_sign_requests
 from tests.bed.pdp import PdpProcess
 
 ensure_on_path()
-from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import query  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 

@@ -1,13 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The audit trail: one append-only JSON-lines file per controller / execution node.
+"""The audit trail's writer: one append-only JSON-lines file per controller / execution node.
 
-One record per event (a signing, a policy decision, a principal rotation, a
-registry deploy, a credential access).  A record holds metadata only: the
-secret guard refuses any value that looks like a token, a key, a certificate
-body or a long random string, and the refusal names the field and the kind of
-material, never the value.
+One record per event (a signing, a policy decision, a principal rotation, a registry deploy, a
+credential access), checked by ``record.build_record`` before anything is written.
 
 Writing is safe from many processes at once (Ansible forks, several action
 plugins at the same instant, several playbooks on one AWX execution node):
@@ -33,232 +30,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import errno
 import fcntl
-import fnmatch
 import json
-import math
 import os
-import re
 import socket
 import stat
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.files import ENV, AuditError, open_flags, resolve_path
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.record import build_record
 
-ENV = 'WARDEN_AUDIT_LOG'
-DEFAULT_PATH = '~/.local/state/warden/audit.jsonl'
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 5
 
-KINDS = ('sign', 'policy', 'rotate', 'registry', 'access')
-
-# The record schema from the design, in the order fields are written.
-FIELDS = (
-    'ts', 'kind', 'actor', 'actor_type', 'subject', 'host', 'principals', 'ttl_hours', 'backend',
-    'serial', 'key_id', 'valid_after', 'valid_before', 'ca_fingerprint', 'pubkey_fingerprint',
-    'policy_decision_id', 'outcome', 'reason',
-)
-
-# The few extra keys some events need.  None of them may hold secret material either.
-EXTRA_FIELDS = (
-    'cert_type',    # sign: user or host
-    'account',      # rotate: the host account whose principals changed
-    'gate_mode',    # sign/policy: off, embedded or flex_auth (not_gated: a host certificate)
-    'policy_reason',  # sign/policy: the gate decision's reason (signing_policy_matched, policy_gate_off, ...)
-    'policy_detail',  # sign/policy: why the gate could not decide (the PDP's failure), when it could not
-    'old_digest',   # registry: digest of the snapshot that was replaced (sha256:...)
-    'new_digest',   # registry: digest of the snapshot deployed
-    'need_id',      # access: catalog entry id of the credential need
-    'owner',        # access: owning subsystem / repository
-    'domain',       # access: domain placeholder resolved for the route
-    'action',       # access: advise, fetch or exec
-    'node',         # the controller / execution node that wrote the record (filled in)
-    'job_id',       # AWX job id (awx_job_id), when there is one
-)
-ALL_FIELDS = FIELDS + EXTRA_FIELDS
-
-MAX_STRING = 4096   # characters in one value: the audit holds metadata, not documents
-MAX_ITEMS = 256     # entries in one list value
-
-_DISABLE_WORDS = ('off', 'none', 'false', 'no', '0', 'disabled', '/dev/null')
-
-_TS_RE = re.compile(
-    r'^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?'
-    r'(Z|z|[+-]\d{2}:?\d{2})?$'
-)
-
-
-class AuditRefused(WardenError):
-    """A record was refused because a value looks like secret material; nothing was written.
-
-    ``problems`` is a list of ``(field, kind)``; the message names both, never the value.
-    """
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        parts = ['%s looks like %s (%s)' % (field, describe(kind), kind) for field, kind in self.problems]
-        super(AuditRefused, self).__init__(
-            'audit record refused, nothing was written: %s; the audit trail holds metadata only, '
-            'never a token, key, certificate body or secret value' % '; '.join(parts))
-
-    @property
-    def fields(self):
-        return [field for field, dummy in self.problems]
-
-
-class AuditError(WardenError):
-    """The audit file could not be written or read."""
-
-
 # Bits of the log's (and its lock's) mode that let another account rewrite it: refused.
 FOREIGN_WRITE_BITS = stat.S_IWGRP | stat.S_IWOTH
-
-
-def utc_now():
-    return datetime.datetime.now(_UTC)
-
-
-class _Utc(datetime.tzinfo):
-    def utcoffset(self, dt):
-        return datetime.timedelta(0)
-
-    def dst(self, dt):
-        return datetime.timedelta(0)
-
-    def tzname(self, dt):
-        return 'UTC'
-
-
-_UTC = _Utc()
-
-
-def format_ts(when=None):
-    """UTC ISO-8601 with microseconds and ``Z``: ``2026-11-26T10:00:00.123456Z``."""
-    when = utc_now() if when is None else when
-    if when.tzinfo is not None:
-        when = when.astimezone(_UTC)
-    return when.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
-
-
-def parse_ts(text):
-    """An aware UTC datetime from an ISO-8601 timestamp (no zone means UTC), or None."""
-    if not isinstance(text, str):
-        return None
-    match = _TS_RE.match(text.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, frac, zone = match.groups()
-    try:
-        when = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                                 int((frac or '0').ljust(6, '0')[:6]), tzinfo=_UTC)
-    except ValueError:
-        return None
-    if zone and zone not in ('Z', 'z'):
-        sign = 1 if zone[0] == '+' else -1
-        digits = zone[1:].replace(':', '')
-        when -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return when
-
-
-def resolve_path(path=None, env=None):
-    """The audit file: ``path`` when given, else ``$WARDEN_AUDIT_LOG``, else ``DEFAULT_PATH``.
-
-    Auditing cannot be turned off: a value such as ``off`` or ``/dev/null`` is refused.
-    """
-    env = os.environ if env is None else env
-    source = 'audit log path'
-    if path in (None, ''):
-        path = env.get(ENV) or None
-        source = ENV
-    if path is None:
-        path = DEFAULT_PATH
-    if not isinstance(path, str):
-        raise ValidationError([(source, 'must be a file path, got %s' % type(path).__name__)], what='audit settings')
-    if path.strip().lower() in _DISABLE_WORDS:
-        raise ValidationError([(source, 'auditing cannot be turned off; give the path of the audit file '
-                                '(default %s)' % DEFAULT_PATH)], what='audit settings')
-    return os.path.abspath(os.path.expanduser(path))
-
-
-def _check_value(field, value, problems):
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, str):
-        if len(value) > MAX_STRING:
-            problems.append((field, 'is longer than %d characters' % MAX_STRING))
-        return
-    if isinstance(value, int):
-        return
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            problems.append((field, 'must be a finite number'))
-        return
-    if isinstance(value, (list, tuple)):
-        if len(value) > MAX_ITEMS:
-            problems.append((field, 'has more than %d items' % MAX_ITEMS))
-        for index, item in enumerate(value):
-            if not isinstance(item, str):
-                problems.append(('%s[%d]' % (field, index), 'must be a string, got %s' % type(item).__name__))
-            elif len(item) > MAX_STRING:
-                problems.append(('%s[%d]' % (field, index), 'is longer than %d characters' % MAX_STRING))
-        return
-    problems.append((field, 'must be a string, number, boolean, null or a list of strings, got %s'
-                     % type(value).__name__))
-
-
-def build_record(fields, node=None, job_id=None):
-    """Validate ``fields`` and return the record dict, in schema order, ready to write.
-
-    The secret guard runs first, over keys and values, so no error message below
-    can ever quote secret material.  Raises AuditRefused or ValidationError.
-    """
-    found = find_secrets(dict((str(k), v) for k, v in fields.items()))
-    if found:
-        raise AuditRefused(found)
-    problems = []
-    for name in sorted(set(fields) - set(ALL_FIELDS)):
-        problems.append((name, 'unknown audit field (known: %s)' % ', '.join(ALL_FIELDS)))
-    kind = fields.get('kind')
-    if kind is None:
-        problems.append(('kind', 'is required (one of %s)' % ', '.join(KINDS)))
-    elif kind not in KINDS:
-        problems.append(('kind', 'must be one of %s, got %r' % (', '.join(KINDS), kind)))
-    for name in ALL_FIELDS:
-        if name in fields:
-            _check_value(name, fields[name], problems)
-    ts = fields.get('ts')
-    if ts is not None and parse_ts(ts) is None:
-        problems.append(('ts', 'must be an ISO-8601 timestamp such as 2026-11-26T10:00:00Z, got %r' % (ts,)))
-    ttl = fields.get('ttl_hours')
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))):
-        problems.append(('ttl_hours', 'must be a number of hours'))
-    principals = fields.get('principals')
-    if principals is not None and not isinstance(principals, (list, tuple)):
-        problems.append(('principals', 'must be a list of strings'))
-    if problems:
-        raise ValidationError(problems, what='audit record')
-    record = {}
-    for name in ALL_FIELDS:
-        if name in fields:
-            value = fields[name]
-            record[name] = list(value) if isinstance(value, tuple) else value
-    if record.get('ts') is None:
-        record['ts'] = format_ts()
-    if record.get('node') is None and node:
-        record['node'] = node
-    if record.get('job_id') is None and job_id:
-        record['job_id'] = job_id
-    # schema order, ts first
-    return dict((name, record[name]) for name in ALL_FIELDS if name in record)
-
-
-def _open_flags(*names):
-    flags = 0
-    for name in names:
-        flags |= getattr(os, name, 0)
-    return flags
 
 
 class AuditLog(object):
@@ -300,6 +88,7 @@ class AuditLog(object):
         return build_record(fields, node=self.node, job_id=self.job_id)
 
     def query(self, **filters):
+        """The records of this log file (``query.query`` with the same filters)."""
         return query(self.path, **filters)
 
     def writable(self):
@@ -329,7 +118,7 @@ class AuditLog(object):
 
     def _open_lock(self):
         try:
-            fd = os.open(self.lock_path, _open_flags('O_RDWR', 'O_CREAT', 'O_CLOEXEC', 'O_NOFOLLOW'), 0o600)
+            fd = os.open(self.lock_path, open_flags('O_RDWR', 'O_CREAT', 'O_CLOEXEC', 'O_NOFOLLOW'), 0o600)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise AuditError('the audit lock %s is a symbolic link; remove it (it is created again as a plain '
@@ -376,7 +165,7 @@ class AuditLog(object):
         """The log, open for appending and checked; ``fresh`` (just after a rotation): it must not exist."""
         flags = ('O_RDWR', 'O_APPEND', 'O_CREAT', 'O_CLOEXEC', 'O_NOFOLLOW') + (('O_EXCL',) if fresh else ())
         try:
-            fd = os.open(self.path, _open_flags(*flags), 0o600)
+            fd = os.open(self.path, open_flags(*flags), 0o600)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise AuditError('the audit log %s is a symbolic link; point %s or the audit_log option at '
@@ -433,149 +222,3 @@ def _unlink_quiet(path):
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
-
-
-# -- reading ---------------------------------------------------------------------------------------
-
-class AuditRecords(list):
-    """The records a query returned (oldest first, newest last), with what was read."""
-
-    def __init__(self, records=(), skipped_lines=0, files=()):
-        super(AuditRecords, self).__init__(records)
-        self.skipped_lines = skipped_lines
-        self.files = list(files)
-
-
-def log_files(path):
-    """The current file and its rotated copies that exist, oldest first (``.N`` ... ``.1``, current)."""
-    directory, base = os.path.split(path)
-    pattern = re.compile(r'^%s\.(\d+)$' % re.escape(base))
-    try:
-        names = os.listdir(directory)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return []
-        raise AuditError('cannot list the audit directory %s: %s' % (directory, exc.strerror))
-    rotated = sorted((int(m.group(1)), name) for m, name in ((pattern.match(n), n) for n in names) if m)
-    files = [os.path.join(directory, name) for dummy, name in reversed(rotated)]
-    if base in names:
-        files.append(path)
-    return files
-
-
-def _read_all(path):
-    """Bytes of every file, oldest first, read under a shared lock so a rotation cannot interleave."""
-    lock_fd = -1
-    try:
-        lock_fd = os.open(path + '.lock', _open_flags('O_RDONLY', 'O_CLOEXEC', 'O_NOFOLLOW'))
-        fcntl.flock(lock_fd, fcntl.LOCK_SH)
-    except OSError:
-        lock_fd = -1  # no writer yet, or a read-only copy: read without the lock
-    try:
-        chunks = []
-        files = []
-        for name in log_files(path):
-            try:
-                # never through a planted link: its target's JSON lines would come back as records
-                fd = os.open(name, _open_flags('O_RDONLY', 'O_CLOEXEC', 'O_NOFOLLOW'))
-                with os.fdopen(fd, 'rb') as handle:
-                    chunks.append(handle.read())
-                files.append(name)
-            except (IOError, OSError) as exc:
-                if exc.errno == errno.ELOOP:
-                    raise AuditError('the audit log %s is a symbolic link; refusing to read through it' % name)
-                if exc.errno != errno.ENOENT:
-                    raise AuditError('cannot read the audit log %s: %s' % (name, exc.strerror))
-        return chunks, files
-    finally:
-        if lock_fd >= 0:
-            os.close(lock_fd)
-
-
-def _matcher(name, wanted):
-    if wanted is None:
-        return None
-    if not isinstance(wanted, str) or wanted == '':
-        raise ValidationError([(name, 'must be a non-empty string')], what='audit query')
-    if any(ch in wanted for ch in '*?['):
-        return lambda value: isinstance(value, str) and fnmatch.fnmatchcase(value, wanted)
-    return lambda value: value == wanted
-
-
-def query(path=None, days=None, kind=None, actor=None, host=None, limit=None, now=None):
-    """Records of the audit log (current and rotated files), oldest first, newest last.
-
-    - ``days``: only records whose ``ts`` is within the last ``days`` days (a record without a
-      readable ``ts`` is then left out);
-    - ``kind``: one of ``KINDS``, or a list of them;
-    - ``actor`` / ``host``: exact match, or a shell-style pattern with ``*``, ``?``, ``[...]``;
-    - ``limit``: only the newest ``limit`` matching records.
-
-    Lines that are not a JSON object are skipped and counted in ``.skipped_lines``.
-    Returns an AuditRecords list (``.skipped_lines``, ``.files``).
-    """
-    problems = []
-    if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0
-                             or math.isnan(days) or math.isinf(days)):
-        problems.append(('days', 'must be a non-negative number of days, got %r' % (days,)))
-    kinds = None
-    if kind is not None:
-        kinds = [kind] if isinstance(kind, str) else list(kind)
-        bad = [k for k in kinds if k not in KINDS]
-        if bad or not kinds:
-            problems.append(('kind', 'must be one of %s, got %r' % (', '.join(KINDS), kind)))
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        problems.append(('limit', 'must be a positive integer, got %r' % (limit,)))
-    try:
-        match_actor = _matcher('actor', actor)
-        match_host = _matcher('host', host)
-    except ValidationError as exc:
-        problems.extend(exc.problems)
-    if problems:
-        raise ValidationError(problems, what='audit query')
-    path = resolve_path(path)
-    cutoff = None
-    if days is not None:
-        cutoff = (now or utc_now()) - datetime.timedelta(days=days)
-
-    chunks, files = _read_all(path)
-    records = []
-    skipped = 0
-    for chunk in chunks:
-        for raw in chunk.split(b'\n'):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode('utf-8'))
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-                skipped += 1
-                continue
-            if not isinstance(record, dict):
-                skipped += 1
-                continue
-            if kinds is not None and record.get('kind') not in kinds:
-                continue
-            if match_actor is not None and not match_actor(record.get('actor')):
-                continue
-            if match_host is not None and not match_host(record.get('host')):
-                continue
-            if cutoff is not None:
-                when = parse_ts(record.get('ts'))
-                if when is None or when < cutoff:
-                    continue
-            records.append(record)
-    if limit is not None and len(records) > limit:
-        records = records[-limit:]
-    return AuditRecords(records, skipped_lines=skipped, files=files)
-
-
-# -- the activity action's options ------------------------------------------------------------------
-
-ACTIVITY_SPEC = {
-    'path': {'type': 'path', 'aliases': ['audit_log']},
-    'days': {'type': 'float'},
-    'kind': {'type': 'str', 'choices': list(KINDS)},
-    'actor': {'type': 'str'},
-    'host': {'type': 'str'},
-    'limit': {'type': 'int'},
-}
