@@ -470,7 +470,7 @@ def test_registry_deploys_and_preflight_are_never_sliced():
 
 
 def test_skip_choices_are_preflight_checks():
-    source = (ROOT / 'plugins' / 'module_utils' / '_preflight' / 'checks.py').read_text()
+    source = ''.join(p.read_text() for p in sorted((ROOT / 'plugins' / 'module_utils' / '_preflight').glob('*.py')))
     preflight = [t for t in TEMPLATES['warden_awx_job_templates'] if t['playbook'] == 'preflight.yml'][0]
     skip = [q for q in preflight['survey_spec']['spec'] if q['variable'] == 'warden_preflight_skip'][0]
     for name in skip['choices']:
