@@ -1,29 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The audit trail's writer: one append-only JSON-lines file per controller / execution node.
+"""The audit trail's writer: ``AuditLog``, one append-only JSON-lines file per controller / execution node.
 
-One record per event (a signing, a policy decision, a principal rotation, a registry deploy, a
-credential access), checked by ``record.build_record`` before anything is written.
+Each record (checked by ``record.build_record`` first) is one line, written with a single
+``os.write`` on an ``O_APPEND`` descriptor while an exclusive ``flock`` is held on ``<file>.lock``,
+so many processes may write at once (forks, plugins, playbooks on one AWX node). Rotation
+(``audit.jsonl`` -> ``.1`` -> ... -> ``.<keep>``) happens under the same lock, and the log is
+opened afresh for every record, so no writer appends to a file just rotated away.
 
-Writing is safe from many processes at once (Ansible forks, several action
-plugins at the same instant, several playbooks on one AWX execution node):
-every record is one line, written with a single ``os.write`` on an
-``O_APPEND`` descriptor while an exclusive ``flock`` is held on the sibling
-``<file>.lock``.  Rotation (``audit.jsonl`` -> ``.1`` -> ... -> ``.<keep>``,
-the oldest dropped) happens under the same lock, and the log file is opened
-afresh under the lock for every record, so no writer ever appends to a file
-that was just rotated away.
-
-The log and its lock are opened with ``O_NOFOLLOW`` and checked on the open descriptor
-(``fstat``) before anything is written: each must be a regular file owned by the user running
-Ansible, with no write bit for its group or for others (``mode & 0o022 == 0``; read bits are
-allowed, the log holds metadata only). A planted symbolic link, an ``audit.jsonl`` another
-account owns or a world-writable one is refused with the path named, never appended to. After a
-rotation the new file is created with ``O_EXCL``, so a file planted in the gap is refused too.
-
-The file lives on the controller (or execution node) that runs the play; with
-AWX each execution node keeps its own file, and every record carries ``node``.
+The log and its lock are opened with ``O_NOFOLLOW`` and checked on the descriptor: a regular file
+of the user running Ansible, no write bit for group or others; anything else is refused with
+the path named. After a rotation the new file is created with ``O_EXCL``. With AWX each
+execution node keeps its own file, and every record carries ``node``.
 """
 
 from __future__ import absolute_import, division, print_function

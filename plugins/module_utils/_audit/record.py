@@ -71,10 +71,12 @@ class AuditRefused(WardenError):
 
     @property
     def fields(self):
+        """The refused fields."""
         return [field for field, dummy in self.problems]
 
 
 def utc_now():
+    """Now, as an aware UTC datetime."""
     return datetime.datetime.now(_UTC)
 
 

@@ -10,42 +10,7 @@ looks like a token, a key, a certificate body or a long random string is
 refused.  Messages name the *kind* and the *length* of what was found and the
 field it was found in, never the value itself.
 
-Kinds (``KINDS``), checked in this order, the first that matches wins:
-
-- ``openssh_private_key``: ``-----BEGIN OPENSSH PRIVATE KEY-----`` or a bare
-  ``b3BlbnNzaC1rZXktdjE`` (base64 of ``openssh-key-v1``) body;
-- ``private_key``: any other ``-----BEGIN ... PRIVATE KEY`` armour, PuTTY key files;
-- ``pem_block``: any other ``-----BEGIN`` armour (certificates, CSRs, PGP blocks);
-- ``ssh_certificate`` / ``ssh_public_key``: an OpenSSH key line
-  (``ssh-ed25519-cert-v01@openssh.com AAAA...``) or a bare base64 key blob whose
-  wire-format type string is ``ssh-*``, ``ecdsa-*``, ``sk-*``.  Fingerprints
-  (``SHA256:...``) are what the audit holds, never the key or the certificate;
-- ``jwt``: three base64url parts, the first starting ``eyJ``;
-- ``vault_token``: OpenBao/Vault ``hvs.``/``hvb.``/``hvr.`` tokens, legacy
-  ``s.``/``b.``/``r.`` followed by at least 20 mixed-case token characters;
-- ``github_token``: ``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``;
-- ``gitlab_token``: ``glpat-`` and the other GitLab ``gl*-`` prefixes, ``GR1348941``;
-- ``slack_token``: ``xoxb-``, ``xoxp-``, ``xoxa-``, ``xoxr-``, ``xoxs-``, ``xoxe-``, ``xapp-``;
-- ``npm_token``: ``npm_`` and 36 characters;
-- ``aws_access_key_id``: ``AKIA``/``ASIA`` and 16 upper-case letters or digits;
-- ``url_credentials``: ``scheme://user:password@host``;
-- ``auth_header``: ``Bearer``/``Basic`` followed by a credential;
-- ``credential_assignment``: ``password=...``, ``token: ...``, ``secret_id=...`` and the like,
-  with a value of 8 or more characters that is not a placeholder (``<field>``, ``{{ x }}``, ``$VAR``)
-  nor a plain lower-case word or path (``token: agt-state-hub-bridge`` names, it does not leak);
-- ``aws_secret_key``: a run of exactly 40 base64 characters that passes the randomness test below;
-- ``high_entropy``: any run of at least ``MIN_RUN`` (32) characters of ``[A-Za-z0-9+/=_-]`` that
-  has upper- and lower-case letters (at least 2 of each), a Shannon entropy of at least
-  ``MIN_ENTROPY`` (3.6) bits per character, and word pieces (CamelCase words, lower-case words,
-  digit groups) of ``MAX_PIECE`` (4.0) characters or less on average.  Random base64/base62 of
-  32+ characters averages under 2 characters a piece (more than 4.0 for about 4 in 100,000 strings
-  of 32 characters, 3 in 1,000,000 of 40) and 4.2-5 bits a character; identifiers, paths and
-  CamelCase names average 4-7 characters a piece.  A CamelCase name made of many one- and
-  two-letter words (``GetUserByIdAndRoleForApiV2Handler``) can still trip it.
-
-Explicitly allowed (removed before the checks): ``SHA256:``/``SHA384:``/``SHA512:`` base64 key
-fingerprints and ``sha256:``/``sha384:``/``sha512:`` hex digests.  Hex-only runs (digests,
-commit ids, serials, ``decision:<16 hex>``) never trip the entropy test, because they are single-case.
+The kinds (``KINDS``) and the rule of each are listed above ``KINDS``.
 
 Known limits: short or low-entropy secrets (``hunter2``), single-case random strings and raw hex
 keys carry no recognisable shape and are not detected.
@@ -63,6 +28,42 @@ import struct
 
 from ansible.module_utils.six.moves.collections_abc import Mapping
 
+# Kinds (``KINDS``), checked in this order, the first that matches wins:
+#
+# - ``openssh_private_key``: ``-----BEGIN OPENSSH PRIVATE KEY-----`` or a bare
+#   ``b3BlbnNzaC1rZXktdjE`` (base64 of ``openssh-key-v1``) body;
+# - ``private_key``: any other ``-----BEGIN ... PRIVATE KEY`` armour, PuTTY key files;
+# - ``pem_block``: any other ``-----BEGIN`` armour (certificates, CSRs, PGP blocks);
+# - ``ssh_certificate`` / ``ssh_public_key``: an OpenSSH key line
+#   (``ssh-ed25519-cert-v01@openssh.com AAAA...``) or a bare base64 key blob whose
+#   wire-format type string is ``ssh-*``, ``ecdsa-*``, ``sk-*``.  Fingerprints
+#   (``SHA256:...``) are what the audit holds, never the key or the certificate;
+# - ``jwt``: three base64url parts, the first starting ``eyJ``;
+# - ``vault_token``: OpenBao/Vault ``hvs.``/``hvb.``/``hvr.`` tokens, legacy
+#   ``s.``/``b.``/``r.`` followed by at least 20 mixed-case token characters;
+# - ``github_token``: ``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``;
+# - ``gitlab_token``: ``glpat-`` and the other GitLab ``gl*-`` prefixes, ``GR1348941``;
+# - ``slack_token``: ``xoxb-``, ``xoxp-``, ``xoxa-``, ``xoxr-``, ``xoxs-``, ``xoxe-``, ``xapp-``;
+# - ``npm_token``: ``npm_`` and 36 characters;
+# - ``aws_access_key_id``: ``AKIA``/``ASIA`` and 16 upper-case letters or digits;
+# - ``url_credentials``: ``scheme://user:password@host``;
+# - ``auth_header``: ``Bearer``/``Basic`` followed by a credential;
+# - ``credential_assignment``: ``password=...``, ``token: ...``, ``secret_id=...`` and the like,
+#   with a value of 8 or more characters that is not a placeholder (``<field>``, ``{{ x }}``, ``$VAR``)
+#   nor a plain lower-case word or path (``token: agt-state-hub-bridge`` names, it does not leak);
+# - ``aws_secret_key``: a run of exactly 40 base64 characters that passes the randomness test below;
+# - ``high_entropy``: any run of at least ``MIN_RUN`` (32) characters of ``[A-Za-z0-9+/=_-]`` that
+#   has upper- and lower-case letters (at least 2 of each), a Shannon entropy of at least
+#   ``MIN_ENTROPY`` (3.6) bits per character, and word pieces (CamelCase words, lower-case words,
+#   digit groups) of ``MAX_PIECE`` (4.0) characters or less on average.  Random base64/base62 of
+#   32+ characters averages under 2 characters a piece (more than 4.0 for about 4 in 100,000 strings
+#   of 32 characters, 3 in 1,000,000 of 40) and 4.2-5 bits a character; identifiers, paths and
+#   CamelCase names average 4-7 characters a piece.  A CamelCase name made of many one- and
+#   two-letter words (``GetUserByIdAndRoleForApiV2Handler``) can still trip it.
+#
+# Explicitly allowed (removed before the checks): ``SHA256:``/``SHA384:``/``SHA512:`` base64 key
+# fingerprints and ``sha256:``/``sha384:``/``sha512:`` hex digests.  Hex-only runs (digests,
+# commit ids, serials, ``decision:<16 hex>``) never trip the entropy test, because they are single-case.
 KINDS = {
     'openssh_private_key': 'an OpenSSH private key',
     'private_key': 'a private key',

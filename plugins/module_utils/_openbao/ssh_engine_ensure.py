@@ -67,6 +67,7 @@ class SshEngine(object):
 
     # --- mount
     def ensure_mount(self, mount):
+        """Mount the SSH engine at ``mount`` unless it is there; another engine type there is an error."""
         info = self._optional('get', 'sys/mounts/%s' % mount, ('no secret engine mount', 'no mount'))
         if info is not None:
             data = info.get('data') or info
@@ -220,6 +221,7 @@ class SshEngine(object):
 
     # --- roles
     def ensure_roles(self):
+        """Create or correct every role of the spec (only the fields that differ are reported)."""
         for name in sorted(self.spec.roles):
             self._ensure_role(name, self.spec.roles[name])
 
@@ -270,6 +272,7 @@ class SshEngine(object):
 
     # --- policy
     def ensure_policy(self):
+        """Write the signer policy when it is missing or differs from ``spec.policy_text()``."""
         name = self.spec.policy_name
         path = 'sys/policies/acl/%s' % name
         wanted = self.spec.policy_text()
@@ -288,6 +291,7 @@ class SshEngine(object):
 
     # --- all
     def ensure(self):
+        """Mounts, CAs, roles, policy, in that order; the result dict (changes, CA keys, roles, diff)."""
         keys = {}
         for mount in self.spec.mounts:
             self.ensure_mount(mount)

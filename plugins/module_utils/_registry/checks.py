@@ -40,6 +40,7 @@ POLL_INTERVAL = 0.25
 
 
 def check(name, ok, message, fix=None, **extra):
+    """One check result ``{name, ok, message}``, with ``fix`` when given or failed, and ``extra``."""
     item = {'name': name, 'ok': bool(ok), 'message': message}
     if fix is not None or not ok:
         item['fix'] = fix
@@ -61,6 +62,7 @@ def served_digest(body):
 
 
 def health_summary(body):
+    """The scalar fields of a ``/healthz`` body worth reporting (``HEALTH_KEYS``)."""
     if not isinstance(body, dict):
         return {}
     return dict((k, body[k]) for k in HEALTH_KEYS if k in body and not isinstance(body[k], (dict, list)))
@@ -84,6 +86,7 @@ class DigestProbe(object):
         self.registry_endpoint = None  # None: not tried; False: not available
 
     def from_body(self, body):
+        """The digest in a ``/healthz`` body, else (once) from ``/v1/registry``; None when neither tells."""
         digest = served_digest(body)
         if digest is not None or self.registry_endpoint is False:
             return digest

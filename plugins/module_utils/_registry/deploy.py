@@ -47,6 +47,7 @@ def _utcnow():
 
 
 def default_backup_dir(path):
+    """The history directory beside ``path``: ``<path>.history``."""
     return path + HISTORY_SUFFIX
 
 
@@ -159,6 +160,7 @@ def list_backups(backup_dir):
 
 
 def backup_name(digest, now=None):
+    """``<UTC time>-<first 12 hex of the digest>.json`` (``unknown`` when the digest has no such hex part)."""
     now = now or _utcnow()
     prefix = digest.split(':', 1)[-1][:12] if isinstance(digest, str) and ':' in digest else 'unknown'
     if not re.match(r'^[0-9a-f]{12}$', prefix):

@@ -218,6 +218,7 @@ def default_subject(subject=None, env=None, subject_env=None):
 
 
 def subject_type_of(subject, subject_type=None):
+    """The gate subject type: ``subject_type`` when given, else the actor type prefix of an actor name, else ``user``."""
     if subject_type:
         return subject_type
     return subject.split('-', 1)[0] if ACTOR_NAME_RE.match(subject or '') else 'user'
