@@ -45,7 +45,7 @@ def lanes(table=None):
 def fixture_snapshot(actors=None, table=None):
     """Actors + credential lanes, as flex-auth would load it."""
     return gate_cases._mu("_registry.build").build_snapshot(actors or gate_cases.load_fixture_actors(),
-                                                     credential_lanes=lanes(table))
+                                                            credential_lanes=lanes(table))
 
 
 def write_fixture_snapshot(path, actors=None):

@@ -67,7 +67,7 @@ def case_request(case, actors, fingerprint):
         return copy.deepcopy(case["request"])
     actor = actors[case["actor"]]
     body = _mu("_gate.rules").build_request(actor["name"], actor["type"], actor["principals"],
-                                     actor["ttl_hours"], fingerprint)
+                                            actor["ttl_hours"], fingerprint)
     for dotted, value in (case.get("request_overrides") or {}).items():
         node, key = _walk(body, dotted)
         node[key] = copy.deepcopy(value)

@@ -387,7 +387,7 @@ PDP_FAULTS = (('down', 'policy_unavailable'), ('slow', 'policy_unavailable'), ('
 def start_pdps(bed, count):
     """``count`` PDPs serving the rollout's actors (started once for the module)."""
     ensure_on_path()
-    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as actors
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build
     snapshot = bed.workdir / 'registry.json'

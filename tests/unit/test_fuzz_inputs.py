@@ -28,7 +28,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry import
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import route as routing_route  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as signing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as ssh_engine  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402

@@ -254,10 +254,10 @@ def test_host_registry_check_compares_with_the_inventory():
     built = snap()
     report = PR.Report()
     PH.check_host_registry(report, 'h1', {'path': '/r.json', 'exists': True, 'valid': True,
-                                         'digest': built['digest']}, built)
+                                          'digest': built['digest']}, built)
     PH.check_host_registry(report, 'h2', {'path': '/r.json', 'exists': False}, built)
     PH.check_host_registry(report, 'h3', {'path': '/r.json', 'exists': True, 'valid': True,
-                                         'digest': 'sha256:0ld'}, built)
+                                          'digest': 'sha256:0ld'}, built)
     assert [c['ok'] for c in report.checks] == [True, False, False]
     assert report.checks[1]['message'] == 'no registry snapshot is installed at /r.json'
     assert 'holds registry sha256:0ld, but the inventory builds %s' % built['digest'] in report.checks[2]['message']

@@ -151,7 +151,7 @@ def test_route_shape_is_stable(example):
 
 def test_roles_and_next_actions(example):
     ssh = RM.find(example, "ssh to state hub", {"host": "bridge1", "inventory": "inv.yml",
-                                               "actor": "agt-state-hub-bridge", "key": "/etc/bridge/id_ed25519"})
+                                                "actor": "agt-state-hub-bridge", "key": "/etc/bridge/id_ed25519"})
     assert ssh["role"] == "issue" and ssh["steps"] and ssh["missing_placeholders"] == []
     assert ssh["fetch_command"] == "ansible bridge1 -i inv.yml -m netkingdom.warden.ssh_cert -a actor=agt-state-hub-bridge"
     assert ssh["cert_command"] == ('ansible localhost -m netkingdom.warden.ssh_cert -a '

@@ -70,7 +70,7 @@ def test_defaults():
 
 def test_settings_give_mount_and_role_names():
     s = ES.build_spec({'role_map': {'atm': 'robots'}},
-                     settings(mount='team/ssh', role_map={'agt': 'agents'}, host_role='hosts'))
+                      settings(mount='team/ssh', role_map={'agt': 'agents'}, host_role='hosts'))
     assert s.mount == 'team/ssh'
     assert sorted(s.roles) == ['adm-role', 'agents', 'hosts', 'robots']
     assert 'path "team/ssh/sign/robots"' in s.policy_text()
