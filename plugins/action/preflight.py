@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import argument_spec as openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC, policy_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.checks import DEFAULT_SSHD_MIN, run_preflight
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import BACKENDS, local_ca_argument_spec

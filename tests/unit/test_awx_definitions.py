@@ -26,7 +26,7 @@ from jinja2.defaults import DEFAULT_NAMESPACE
 from packaging.requirements import Requirement
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import credentials as CA
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import client as OB
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import settings as OB
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as PO
 from tests.bed import awx_credentials as AWX
 from tests.bed.ansible_run import run_playbook

@@ -29,7 +29,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (  # noqa: E402
     Gate,
     GateSettings,

@@ -11,7 +11,7 @@ from ansible.template import Templar
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings import warden_config as W
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings, policy_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, play_audit_log
 

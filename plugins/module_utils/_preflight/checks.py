@@ -128,11 +128,9 @@ def resolve_backend(backend, openbao, env):
 
 def check_openbao(report, openbao, types, host_role=False, env=None):
     """Reachable, unsealed, the token valid with sign capability per actor type, the CA present."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
-        OpenBaoError,
-        OpenBaoSettings,
-        OpenBaoSigner,
-    )
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import OpenBaoError
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
     env = os.environ if env is None else env
     try:
         settings = OpenBaoSettings(openbao, env=env, require_auth=False)

@@ -38,7 +38,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actor
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import UNAVAILABLE, build_credential_request
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings, OpenBaoSigner
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.kv import KvReader
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import SUBJECT_ENV, Gate, GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import (
     find,
@@ -373,9 +374,8 @@ class CredentialFetcher(object):
         if kv['namespace']:
             options['namespace'] = kv['namespace']
         settings = OpenBaoSettings(options, env=conn_env)
-        signer = OpenBaoSigner(settings)
         try:
-            data, metadata = signer.kv2_read(kv['mount'], kv['path'], kv['version'])
+            data, metadata = KvReader(settings).kv2_read(kv['mount'], kv['path'], kv['version'])
         except WardenError as exc:
             raise self._refuse('reading %s failed: %s' % (route['id'], exc), route, outcome='failed',
                                reason='read_failed', decision=decision, backend='openbao')

@@ -11,7 +11,7 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import argument_spec as openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (
     ACTOR_SOURCE_SPEC,
     Gate,

@@ -150,7 +150,7 @@ class OpenBaoBackend(object):
     name = 'openbao'
 
     def __init__(self, settings):
-        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSigner
+        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
         self.signer = OpenBaoSigner(settings)
         self._ca = {}
 
@@ -197,7 +197,7 @@ def host_ca_is_user_ca(backend='auto', openbao=None, env=None):
     """
     if backend_name(backend, openbao, env) != 'openbao':
         return True
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
     settings = OpenBaoSettings(openbao, env=os.environ if env is None else env, require_auth=False)
     return settings.host_mount == settings.mount
 
@@ -210,7 +210,7 @@ def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_aut
     env = os.environ if env is None else env
     backend = backend_name(backend, openbao, env)
     if backend == 'openbao':
-        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
+        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
         settings = OpenBaoSettings(openbao, env=env, require_auth=need_auth)
         key = ('openbao', need_auth, settings.session_key(), settings.mount, settings.host_mount,
                str(sorted((settings.role_map or {}).items())), settings.host_role)
