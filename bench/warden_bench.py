@@ -633,6 +633,7 @@ def bench_registry(opts):
     from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as actors_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as policy_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry_mu
 
     types = ('adm', 'agt', 'atm')
@@ -672,7 +673,7 @@ def bench_registry(opts):
         registry_mu.validate_snapshot(registry_mu.parse_snapshot_text(text))
         # A cold build: the gate caches indexes by digest.
         policy_mu._INDEXES.clear()  # pylint: disable=protected-access
-        gate = policy_mu.Gate(policy_mu.GateSettings({'mode': 'embedded'}, env={}), actors)
+        gate = policy_mu.Gate(GateSettings({'mode': 'embedded'}, env={}), actors)
         build.append(time.perf_counter() - start)
         snapshot_bytes = len(text)
         reqs = requests_for(actors)

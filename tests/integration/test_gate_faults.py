@@ -30,7 +30,8 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 ensure_on_path()
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from tests.bed import gate_cases  # noqa: E402
 
 pytest_plugins = ["tests.integration.pdp_fixtures"]

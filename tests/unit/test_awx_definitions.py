@@ -27,7 +27,7 @@ from packaging.requirements import Requirement
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import credentials as CA
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import settings as OB
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as PO
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import settings as PO
 from tests.bed import awx_credentials as AWX
 from tests.bed.ansible_run import run_playbook
 from tests.bed.collection_tarball import collection_tarball, collection_version, install_tarball

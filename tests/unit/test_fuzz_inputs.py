@@ -30,11 +30,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (  # noqa: E402
-    Gate,
-    GateSettings,
-    policy_request,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, policy_request  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import secret_kind  # noqa: E402
 
 pytestmark = pytest.mark.reliability

@@ -12,7 +12,8 @@ import pytest
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from tests.bed import gate_cases
 
 DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")

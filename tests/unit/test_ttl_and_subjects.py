@@ -9,7 +9,8 @@ import pytest
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import (
     LocalBackend,
     PolicyDenied,

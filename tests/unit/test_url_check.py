@@ -14,7 +14,7 @@ from ansible_collections.netkingdom.warden.plugins.filter.secure_url import secu
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings import url_check as U
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import make_client
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import make_backend
 

@@ -12,7 +12,8 @@ from ansible.template import Templar
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings import warden_config as W
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings, policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, play_audit_log
 
 # A Vault token-shaped literal, built at run time so no secret-looking string sits in this file.

@@ -40,7 +40,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import Va
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import UNAVAILABLE, build_credential_request
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.kv import KvReader
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import SUBJECT_ENV, Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import SUBJECT_ENV, GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import (
     find,
     login_pointer,

@@ -12,12 +12,8 @@ import re
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (
-    ACTOR_SOURCE_SPEC,
-    Gate,
-    GateSettings,
-    policy_argument_spec,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC, Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings, policy_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import (
     BACKENDS,
     SigningService,
