@@ -530,8 +530,8 @@ def collection_path_in_process(bed, keys):
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import build_service
-    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import build_service
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
     saved = dict((k, os.environ.get(k)) for k in ('BAO_ADDR', 'BAO_TOKEN'))
     os.environ.update(BAO_ADDR=bed.bao.url, BAO_TOKEN=bed.bao.token)
     args = {'actor': SIGN_ACTOR, 'principals': None, 'ttl_hours': None, 'subject': None, 'actors': ACTORS,

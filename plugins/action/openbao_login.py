@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings, openbao_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import backend_name
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import backend_name
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 

@@ -20,11 +20,11 @@ hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st  # noqa: E402
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing import options as cert_options  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing import argspec as signing_argspec  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as G  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as signing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing import request as signing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
@@ -564,7 +564,7 @@ DURATIONS = st.one_of(SCALARS, st.sampled_from(['90m', '12h', '2d', '1h30m', '1e
 @example(value=10 ** 400)  # found: OverflowError (int too large for a float) in openbao/ssh_engine durations
 @example(value=1e305)  # found: OverflowError in ssh_engine hours -> seconds (max_ttl_hours)
 def test_duration_strings(value):
-    seconds, err = accepts_or_names(cert_options.parse_renew_before, value)
+    seconds, err = accepts_or_names(signing_argspec.parse_renew_before, value)
     if err is None:
         assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
     else:

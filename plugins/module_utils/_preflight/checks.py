@@ -251,7 +251,7 @@ def _key_fingerprint(line):
 def check_local_ca(report, local_ca, env=None):
     if not report.wanted('signing_ca'):
         return
-    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import LocalBackend
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import LocalBackend
     options = dict(local_ca or {})
     options['create'] = False  # preflight changes nothing: a missing key is reported, never made
     try:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options of the ssh_cert action and lookup, and how they become a SigningService."""
+"""The options of the signing plugins (``SIGNING_SPEC``; ``SSH_CERT_SPEC`` for ssh_cert) and how
+the ones that are not plain values read: ``renew_before``, the key on the host."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,17 +10,11 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC, Gate
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings, policy_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import (
-    BACKENDS,
-    SigningService,
-    local_ca_argument_spec,
-    make_backend,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS, local_ca_argument_spec
 
 DEFAULT_HOST_KEY = '/etc/ssh/ssh_host_ed25519_key'
 
@@ -75,33 +70,3 @@ def default_key_path(args):
         return DEFAULT_HOST_KEY
     raise ValidationError([('key', 'give the private key path (key) or public_key_path of the user key on the host')],
                           what='options')
-
-
-def build_service(args, user_cert=True, env=None):
-    """A SigningService from validated options (actors, gate, backend, audit)."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
-    actors, dummy = resolve_actors(args.get('actors'), args.get('inventory_file'))
-    settings = GateSettings(args.get('policy'), env=env)
-    gate = Gate(settings, actors) if user_cert else None
-    backend = make_backend(args.get('backend'), args.get('openbao'), args.get('local_ca'), env=env)
-    return SigningService(backend, gate=gate, audit=AuditLog(args.get('audit_log')), actors=actors,
-                          settings=settings)
-
-
-def result_fields(cert, decision):
-    """The result keys every signing plugin returns for a certificate."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import describe
-    info = describe(cert)
-    return {
-        'serial': str(cert['serial']), 'key_id': cert['key_id'], 'principals': list(cert['principals']),
-        'valid_after': info['valid_after'], 'valid_before': info['valid_before'],
-        'ca_fingerprint': cert['ca_fingerprint'],
-        'policy_decision_id': decision.decision_id if decision is not None else _decision_from_key_id(cert),
-    }
-
-
-def _decision_from_key_id(cert):
-    """A kept certificate carries its decision id in the key id (warden:<actor>:decision:<hex>)."""
-    key_id = cert.get('key_id') or ''
-    marker = key_id.find(':decision:')
-    return key_id[marker + 1:] if marker >= 0 else None
