@@ -10,6 +10,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings import warden_config as W
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.layers import layered
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import policy_request
@@ -486,8 +487,8 @@ def test_without_a_file_nothing_changes(templar, monkeypatch):
 
 
 def test_layered_is_pure():
-    assert W.layered('policy', {'tenant': None, 'mode': 'off'}, {'tenant': 't', 'mode': 'embedded'}) == \
+    assert layered('policy', {'tenant': None, 'mode': 'off'}, {'tenant': 't', 'mode': 'embedded'}) == \
         {'tenant': 't', 'mode': 'off'}
-    assert W.layered('backend', None, 'local') == 'local'
-    assert W.layered('backend', 'openbao', 'local') == 'openbao'
-    assert W.layered('openbao', None, None) is None
+    assert layered('backend', None, 'local') == 'local'
+    assert layered('backend', 'openbao', 'local') == 'openbao'
+    assert layered('openbao', None, None) is None

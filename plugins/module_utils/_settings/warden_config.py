@@ -4,36 +4,14 @@
 """Read an existing ops-warden ``warden.yaml`` and map it onto the collection's options.
 
 The play variable ``warden_config`` (or the environment variable ``WARDEN_CONFIG``) names the
-file. Its fields become option values *under* everything else the play says:
-
-    option set on the task  >  warden_* play variable  >  warden_config file
-        >  environment variables  >  defaults
-
-Dict options (``policy``, ``openbao``, ``local_ca``) are layered sub-option by sub-option: a
-sub-option the task or the play variable leaves unset is taken from the file, then from its
-environment variable, then from its default. The actor source is the exception: the file's
-inventory is used only when neither the task nor the play names actors or an inventory file.
-
-What the file may hold is the table ``FIELDS`` below (plus the aliases in ``ALIASES``); every key
-of ops-warden's documented ``warden.yaml`` is there, with its documented meaning:
-
-- a field mapped onto an option is validated and converted (relative paths are resolved against
-  the directory of the ``warden.yaml``, ``~`` is expanded); a bad value is an error naming it;
-- a field the file leaves out has ops-warden's default where that differs from the collection's
-  (``OPS_WARDEN_DEFAULTS``: ``backend: local``, ``policy.flex_auth_url: http://127.0.0.1:8080``
-  when the file turns the gate on, the inventory in ``~/.config/warden``); such a default sits
-  where the collection's own defaults sit, under the environment variables;
-- a field the collection has no equivalent for (``NO_EQUIVALENT``) gives a warning naming it;
-- a purely local-CLI field (``LOCAL_CLI``) is accepted and ignored without a word;
-- any other field is a warning naming the field and the file (with the closest known names),
-  never a failure: ops-warden may know fields this collection does not;
-- a secret literal (a token, a SecretID, a passphrase, or any value the secret guard finds
-  secret-looking) is an error naming the field and the kind of secret, never the value: secrets
-  reach the controller as environment variables (``WARDEN_OPENBAO_TOKEN``, ``WARDEN_POLICY_TOKEN``...),
-  never through a configuration file.
-
-Everything here is pure logic (no Ansible import) so it is unit tested directly; the plugins
-call it through ``plugins/plugin_utils/task_vars.py``.
+file; its values sit under the task and the play variables, above the environment
+(``_settings/layers.py``). What the file may hold is the table ``FIELDS`` (plus ``ALIASES``):
+every key of ops-warden's documented ``warden.yaml``. A mapped field is validated and converted
+(relative paths against the file's directory); ops-warden's own defaults fill what the file
+leaves out where they differ from the collection's (``OPS_WARDEN_DEFAULTS``); a field with no
+equivalent (``NO_EQUIVALENT``) or an unknown one is a warning, never a failure; a local-CLI field
+(``LOCAL_CLI``) is ignored; a secret is an error that never shows the value (secrets reach the
+controller as environment variables). Pure logic, no Ansible import.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -54,17 +32,6 @@ CONFIG_ENV = 'WARDEN_CONFIG'
 INVENTORY_NAME = 'inventory.yaml'  # ops-warden keeps it beside warden.yaml (~/.config/warden/)
 OPS_WARDEN_INVENTORY = '~/.config/warden/inventory.yaml'  # ops-warden's default inventory_path
 AUDIT_NAME = 'audit.jsonl'  # the collection's audit file inside ops-warden's state_dir
-
-# Options the file can fill, and the play variable that sets each one (the layer above the file).
-OPTION_VARIABLES = {
-    'policy': 'warden_policy',
-    'backend': 'warden_signing_backend',
-    'openbao': 'warden_openbao',
-    'local_ca': 'warden_local_ca',
-    'audit_log': 'warden_audit_log',
-    'inventory_file': 'warden_inventory_file',
-}
-DICT_OPTIONS = ('policy', 'openbao', 'local_ca')
 
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 BACKENDS = {'vault': 'openbao', 'openbao': 'openbao', 'local': 'local', 'auto': 'auto'}
@@ -422,54 +389,3 @@ def load_config(path):
     config = parse_config(data, path)
     _CACHE[key] = config
     return config
-
-
-def is_set(value):
-    """An option counts as set when it is not None and, for a dict, has a sub-option that is not None."""
-    if value is None:
-        return False
-    if isinstance(value, dict):
-        return any(v is not None for v in value.values())
-    return True
-
-
-def layered(option, higher, from_file):
-    """The value of ``option`` with the file's value under ``higher`` (what the task or play set).
-
-    Dict options are merged sub-option by sub-option: the higher layer's non-None sub-options win.
-    """
-    if option in DICT_OPTIONS:
-        if not from_file:
-            return higher
-        merged = dict(from_file)
-        merged.update((k, v) for k, v in (higher or {}).items() if v is not None)
-        return merged
-    return higher if is_set(higher) else (from_file if from_file is not None else higher)
-
-
-def fill_options(chosen, config, actor_source_given, env=None):
-    """Options with the file's values layered under ``chosen`` ({option: value the task or play set,
-    or None}). The file's inventory counts only when ``actor_source_given`` is false; ``subject``
-    is filled only when ``chosen`` has that key. ops-warden's defaults (``config.defaults``) fill
-    what is still unset where no environment variable (``env``, default os.environ) sets it either.
-    Returns a new dict."""
-    result = dict(chosen)
-    if config is None:
-        return result
-    env = os.environ if env is None else env
-    for option in chosen:
-        if option == 'inventory_file':
-            if not actor_source_given and not is_set(chosen.get(option)):
-                result[option] = config.get('inventory_file')
-            continue
-        result[option] = layered(option, chosen.get(option), config.get(option))
-    for target, (value, env_names) in sorted(config.defaults.items()):
-        option, dummy, sub = target.partition('.')
-        if option not in chosen or any(env.get(name) not in (None, '') for name in env_names):
-            continue
-        if not sub:
-            if not is_set(result.get(option)):
-                result[option] = value
-        elif (result.get(option) or {}).get(sub) is None:
-            result[option] = dict(result.get(option) or {}, **{sub: value})
-    return result
