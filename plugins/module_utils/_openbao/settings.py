@@ -30,6 +30,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth im
     WHAT,
     auth_method_for,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durations import parse_duration
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
@@ -80,8 +81,7 @@ ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'du
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
-DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$')
-DURATION_UNITS = {None: 1.0, 's': 1.0, 'ms': 0.001, 'm': 60.0, 'h': 3600.0}
+TIMEOUT_UNITS = ('ms', 's', 'm', 'h')  # a bare number is seconds
 
 
 def split_host_role(role_map, host_role, host_role_given, prefix=''):
@@ -163,10 +163,9 @@ def _coerce(name, value, kind):
             except OverflowError:  # an int too large for a float
                 raise _problem(name, 'is too large, got %r' % (value,))
         else:
-            match = DURATION_RE.match(str(value))
-            if not match:
+            seconds = parse_duration(str(value), TIMEOUT_UNITS, 's')
+            if seconds is None:
                 raise _problem(name, 'must be a number of seconds (or "<n>s", "<n>m"), got %s' % _shown(name, value))
-            seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
         if math.isnan(seconds) or math.isinf(seconds) or seconds <= 0:
             raise _problem(name, 'must be greater than 0')
         return seconds

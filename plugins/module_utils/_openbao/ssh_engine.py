@@ -30,6 +30,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import Va
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import NAME_RE, PATH_RE, split_host_role
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint, parse_public_key
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durations import parse_duration
 
 WHAT = 'openbao_ssh_engine options'
 DEFAULT_POLICY_NAME = 'warden-ssh-signer'
@@ -53,7 +54,6 @@ MAP_FIELDS = frozenset(['default_extensions', 'default_critical_options', 'allow
 FIELD_RE = re.compile(r'^[a-z][a-z0-9_]*\Z')
 ISSUER_NAME_RE = re.compile(r'^[A-Za-z0-9_-]+\Z')
 POLICY_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
-DURATION_PART_RE = re.compile(r'(\d+(?:\.\d+)?)(h|m|s)')
 RESERVED_POLICIES = ('root', 'default')
 RESERVED_MOUNTS = ('sys', 'auth', 'identity', 'cubbyhole')
 
@@ -97,12 +97,8 @@ def duration_seconds(value):
         except OverflowError:  # an int too large for a float
             raise ValueError('is too large, got %r' % (value,))
     else:
-        text = str(value).strip().lower()
-        if re.match(r'^\d+(?:\.\d+)?$', text):
-            seconds = float(text)
-        elif text and DURATION_PART_RE.sub('', text) == '':
-            seconds = sum(float(n) * {'h': 3600, 'm': 60, 's': 1}[u] for n, u in DURATION_PART_RE.findall(text))
-        else:
+        seconds = parse_duration(str(value).strip().lower(), ('h', 'm', 's'), 's', compound=True)
+        if seconds is None:
             raise ValueError('must be a duration such as 24h, 90m or a number of seconds, got %r' % (value,))
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0 or seconds != int(seconds):
         raise ValueError('must be a whole, non-negative number of seconds, got %r' % (value,))

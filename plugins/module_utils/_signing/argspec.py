@@ -8,9 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durations import parse_duration
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
@@ -45,19 +44,17 @@ SSH_CERT_SPEC = dict(SIGNING_SPEC, **{
 })
 SSH_CERT_EXCLUSIVE = [['key', 'public_key_path'], ['actors', 'inventory_file']]
 
-_DURATION = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$')
-_UNIT = {'': 3600, 'h': 3600, 's': 1, 'm': 60, 'd': 86400}
+RENEW_BEFORE_UNITS = ('s', 'm', 'h', 'd')  # a bare number is hours
 
 
 def parse_renew_before(value):
     """Seconds from ``renew_before``: a number of hours, or text with a unit (90m, 12h, 2d)."""
     if value in (None, ''):
         return None
-    match = _DURATION.match(str(value))
-    if not match:
+    seconds = parse_duration(str(value), RENEW_BEFORE_UNITS, 'h')
+    if seconds is None:
         raise ValidationError([('renew_before', 'must be hours or a duration such as 90m, 12h or 2d, got %r'
                                 % (value,))], what='options')
-    seconds = float(match.group(1)) * _UNIT[match.group(2)]
     if seconds == float('inf'):
         raise ValidationError([('renew_before', 'is too large, got %r' % (value,))], what='options')
     return seconds
