@@ -211,11 +211,11 @@ def test_secret_options_never_echoed(name):
 def test_argument_spec_marks_secrets_and_has_no_defaults():
     spec = O.openbao_argument_spec()
     assert spec['type'] == 'dict' and 'default' not in spec
-    assert set(spec['options']) == set(O.OPENBAO_OPTIONS)
+    assert set(spec['options']) == set(O.OPENBAO.options)
     for name, option in spec['options'].items():
-        assert option['no_log'] is (name in O.SECRET_OPENBAO_OPTIONS), name
+        assert option['no_log'] is (name in O.OPENBAO.secrets), name
         assert 'default' not in option
-    assert set(O.SECRET_OPENBAO_OPTIONS) == set(SECRET_VALUES)
+    assert set(O.OPENBAO.secrets) == set(SECRET_VALUES)
     assert spec['options']['auth_method']['choices'] == sorted(A.AUTH_METHODS)
     assert O.openbao_argument_spec() is not spec and O.openbao_argument_spec()['options'] is not spec['options']
 

@@ -8,89 +8,56 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import math
 import os
-import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import (
+    ENV_NAME_RE,
+    Option,
+    OptionGroup,
+    parse_bool,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import DEFAULT_TENANT, SYSTEM
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 MODES = ('off', 'embedded', 'flex_auth')
 SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
 # The controller's consent to sign without a decision (mode off, or fail_closed false). Read from
 # the controller's environment only: no option, play variable or warden.yaml key can set it, so
 # inventory alone can never turn the gate off.
 UNGATED_ENV = 'WARDEN_ALLOW_UNGATED'
 
-# option name -> (default, environment variables, kind)
-POLICY_OPTIONS = {
-    'mode': ('embedded', ['WARDEN_POLICY_MODE'], 'str'),
-    'registry': (None, ['WARDEN_POLICY_REGISTRY'], 'path'),
-    'url': (None, ['WARDEN_POLICY_URL'], 'str'),
-    'fail_closed': (True, ['WARDEN_POLICY_FAIL_CLOSED'], 'bool'),
-    'tenant': (DEFAULT_TENANT, ['WARDEN_POLICY_TENANT'], 'str'),
-    'system': (SYSTEM, [], 'str'),
-    'token': (None, ['WARDEN_POLICY_TOKEN'], 'str'),
-    'client_cert': (None, ['WARDEN_POLICY_CLIENT_CERT'], 'path'),
-    'client_key': (None, ['WARDEN_POLICY_CLIENT_KEY'], 'path'),
-    'ca_cert': (None, ['WARDEN_POLICY_CA_CERT'], 'path'),
-    'validate_certs': (True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
-    'timeout': (5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
-    'retries': (2, ['WARDEN_POLICY_RETRIES'], 'int'),
-    'subject_env': (SUBJECT_ENV, [], 'str'),  # ops-warden's policy.subject_env: the variable naming the subject
-    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
-}
-SECRET_POLICY_OPTIONS = ('token',)
+POLICY = OptionGroup('policy', {
+    'mode': Option('embedded', ['WARDEN_POLICY_MODE'], choices=MODES),
+    'registry': Option(None, ['WARDEN_POLICY_REGISTRY'], 'path'),
+    'url': Option(None, ['WARDEN_POLICY_URL']),
+    'fail_closed': Option(True, ['WARDEN_POLICY_FAIL_CLOSED'], 'bool'),
+    'tenant': Option(DEFAULT_TENANT, ['WARDEN_POLICY_TENANT']),
+    'system': Option(SYSTEM, []),
+    'token': Option(None, ['WARDEN_POLICY_TOKEN'], secret=True),
+    'client_cert': Option(None, ['WARDEN_POLICY_CLIENT_CERT'], 'path'),
+    'client_key': Option(None, ['WARDEN_POLICY_CLIENT_KEY'], 'path'),
+    'ca_cert': Option(None, ['WARDEN_POLICY_CA_CERT'], 'path'),
+    'validate_certs': Option(True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
+    'timeout': Option(5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
+    'retries': Option(2, ['WARDEN_POLICY_RETRIES'], 'int'),
+    'subject_env': Option(SUBJECT_ENV, []),  # ops-warden's policy.subject_env: the variable naming the subject
+    'allow_insecure_http': Option(False, [INSECURE_HTTP_ENV], 'bool'),
+}, 'policy settings')
 
 
 def policy_argument_spec():
-    """The ``policy`` option for action plugins; defaults and env are applied by GateSettings."""
-    options = {}
-    for name, (dummy, dummy2, kind) in POLICY_OPTIONS.items():
-        options[name] = {'type': kind, 'no_log': name in SECRET_POLICY_OPTIONS}
-    options['mode']['choices'] = list(MODES)
-    return {'type': 'dict', 'options': options}  # no default dict: the validator would fill it in place
-
-
-def _coerce(name, value, kind):
-    field = 'policy.%s' % name
-    if kind == 'bool':
-        parsed = parse_bool(value)
-        if parsed is None:
-            raise ValidationError([(field, 'must be a boolean, got %r' % (value,))], what='policy settings')
-        return parsed
-    if kind in ('int', 'float'):
-        try:
-            number = int(value) if kind == 'int' else float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ValidationError([(field, 'must be a number, got %r' % (value,))], what='policy settings')
-        if isinstance(value, bool) or number < 0 or (isinstance(number, float) and not math.isfinite(number)):
-            raise ValidationError([(field, 'must be a finite, non-negative number, got %r' % (value,))],
-                                  what='policy settings')
-        return number
-    if not isinstance(value, str):
-        raise ValidationError([(field, 'must be a string, got %s' % type(value).__name__)], what='policy settings')
-    return os.path.expanduser(value) if kind == 'path' else value
+    """The ``policy`` option for action plugins; GateSettings applies the environment and the defaults."""
+    return POLICY.argument_spec()
 
 
 class GateSettings(object):
     """Validated gate options: explicit value, else environment, else default."""
 
     def __init__(self, options=None, env=None):
-        options = dict(options or {})
         env = os.environ if env is None else env
-        unknown = sorted(set(options) - set(POLICY_OPTIONS))
-        if unknown:
-            raise ValidationError([('policy.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(POLICY_OPTIONS)))
-                                   for k in unknown], what='policy settings')
-        for name, (default, env_names, kind) in POLICY_OPTIONS.items():
-            value = options.get(name)
-            if value is None:
-                value = next((env[e] for e in env_names if env.get(e) not in (None, '')), None)
-            value = default if value is None else _coerce(name, value, kind)
+        values, dummy = POLICY.resolve(options, env)
+        for name, value in values.items():
             setattr(self, name, value)
         problems = []
         consent = env.get(UNGATED_ENV)

@@ -13,7 +13,6 @@ __metaclass__ = type
 
 import hashlib
 import json
-import math
 import os
 import re
 
@@ -30,58 +29,50 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth im
     WHAT,
     auth_method_for,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durations import parse_duration
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import ENV_NAME_RE, Option, OptionGroup
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
 
 DEFAULT_ROLE_MAP = (('adm', 'adm-role'), ('agt', 'agt-role'), ('atm', 'atm-role'))
 
-# option name -> (default, environment variables in order, kind).
 # Standard OpenBao/Vault client variables where one exists (BAO_* first, then VAULT_*),
 # otherwise WARDEN_OPENBAO_<OPTION>. There is no ~/.vault-token fallback: credentials are explicit.
-OPENBAO_OPTIONS = {
-    'url': (None, ['BAO_ADDR', 'VAULT_ADDR'], 'str'),
-    'auth_method': ('token', ['WARDEN_OPENBAO_AUTH_METHOD'], 'str'),
+OPENBAO = OptionGroup('openbao', {
+    'url': Option(None, ['BAO_ADDR', 'VAULT_ADDR']),
+    'auth_method': Option('token', ['WARDEN_OPENBAO_AUTH_METHOD'], choices=sorted(AUTH_METHODS)),
     # WARDEN_OPENBAO_TOKEN first: the collection's signing token has a variable of its own, so it is never
     # taken for "the caller's own token" (BAO_TOKEN / VAULT_TOKEN) by the credential lookup.
-    'token': (None, ['WARDEN_OPENBAO_TOKEN', 'BAO_TOKEN', 'VAULT_TOKEN'], 'str'),
-    'token_env': (None, [], 'str'),
-    'role_id': (None, ['BAO_ROLE_ID', 'VAULT_ROLE_ID'], 'str'),
-    'secret_id': (None, ['BAO_SECRET_ID', 'VAULT_SECRET_ID'], 'str'),
-    'jwt': (None, ['WARDEN_OPENBAO_JWT'], 'str'),
-    'username': (None, ['WARDEN_OPENBAO_USERNAME'], 'str'),
-    'password': (None, ['WARDEN_OPENBAO_PASSWORD'], 'str'),
-    'mount_point': (None, ['WARDEN_OPENBAO_MOUNT_POINT'], 'str'),
-    'kubernetes_token_path': (DEFAULT_KUBERNETES_TOKEN_PATH, ['WARDEN_OPENBAO_KUBERNETES_TOKEN_PATH'], 'path'),
-    'cert_auth_public_key': (None, ['BAO_CLIENT_CERT', 'VAULT_CLIENT_CERT'], 'path'),
-    'cert_auth_private_key': (None, ['BAO_CLIENT_KEY', 'VAULT_CLIENT_KEY'], 'path'),
-    'namespace': (None, ['BAO_NAMESPACE', 'VAULT_NAMESPACE'], 'str'),
-    'ca_cert': (None, ['BAO_CACERT', 'BAO_CAPATH', 'VAULT_CACERT', 'VAULT_CAPATH'], 'path'),
-    'validate_certs': (True, ['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'], 'bool'),
-    'timeout': (10.0, ['BAO_CLIENT_TIMEOUT', 'VAULT_CLIENT_TIMEOUT'], 'duration'),
-    'retries': (2, ['BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES'], 'int'),
-    'mount': ('ssh', ['WARDEN_OPENBAO_MOUNT'], 'str'),
+    'token': Option(None, ['WARDEN_OPENBAO_TOKEN', 'BAO_TOKEN', 'VAULT_TOKEN'], secret=True),
+    'token_env': Option(None, []),  # ops-warden's vault.token_env: a variable read before the token's own
+    'role_id': Option(None, ['BAO_ROLE_ID', 'VAULT_ROLE_ID']),
+    'secret_id': Option(None, ['BAO_SECRET_ID', 'VAULT_SECRET_ID'], secret=True),
+    'jwt': Option(None, ['WARDEN_OPENBAO_JWT'], secret=True),
+    'username': Option(None, ['WARDEN_OPENBAO_USERNAME']),
+    'password': Option(None, ['WARDEN_OPENBAO_PASSWORD'], secret=True),
+    'mount_point': Option(None, ['WARDEN_OPENBAO_MOUNT_POINT']),
+    'kubernetes_token_path': Option(DEFAULT_KUBERNETES_TOKEN_PATH, ['WARDEN_OPENBAO_KUBERNETES_TOKEN_PATH'], 'path'),
+    'cert_auth_public_key': Option(None, ['BAO_CLIENT_CERT', 'VAULT_CLIENT_CERT'], 'path'),
+    'cert_auth_private_key': Option(None, ['BAO_CLIENT_KEY', 'VAULT_CLIENT_KEY'], 'path'),
+    'namespace': Option(None, ['BAO_NAMESPACE', 'VAULT_NAMESPACE']),
+    'ca_cert': Option(None, ['BAO_CACERT', 'BAO_CAPATH', 'VAULT_CACERT', 'VAULT_CAPATH'], 'path'),
+    'validate_certs': Option(True, ['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'], 'bool', env_negates=True),
+    'timeout': Option(10.0, ['BAO_CLIENT_TIMEOUT', 'VAULT_CLIENT_TIMEOUT'], 'duration'),
+    'retries': Option(2, ['BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES'], 'count'),
+    'mount': Option('ssh', ['WARDEN_OPENBAO_MOUNT']),
     # The host CA's own mount (OpenBao's two-mount layout); default: the user CA's mount.
-    'host_mount': (None, ['WARDEN_OPENBAO_HOST_MOUNT'], 'str'),
-    'role_map': (None, ['WARDEN_OPENBAO_ROLE_MAP'], 'dict'),
-    'host_role': ('host-role', ['WARDEN_OPENBAO_HOST_ROLE'], 'str'),
-    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
-}
+    'host_mount': Option(None, ['WARDEN_OPENBAO_HOST_MOUNT']),
+    'role_map': Option(None, ['WARDEN_OPENBAO_ROLE_MAP'], 'dict'),
+    'host_role': Option('host-role', ['WARDEN_OPENBAO_HOST_ROLE']),
+    'allow_insecure_http': Option(False, [INSECURE_HTTP_ENV], 'bool'),
+}, WHAT)
 # The role_map key that names the host role (the same as host_role).
 HOST_ROLE_KEY = 'host'
-# Environment variables that mean the opposite of their option.
-INVERTED_ENV = frozenset(['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'])
-SECRET_OPENBAO_OPTIONS = ('token', 'secret_id', 'jwt', 'password')
 # Options that identify the logged-in session (everything else may differ between signers sharing it).
 SESSION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'auth_method', 'token', 'role_id',
                    'secret_id', 'jwt', 'username', 'password', 'mount_point', 'kubernetes_token_path',
                    'cert_auth_public_key', 'cert_auth_private_key')
-ARGSPEC_TYPES = {'str': 'str', 'path': 'path', 'bool': 'bool', 'int': 'int', 'duration': 'float', 'dict': 'dict'}
 
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
-TIMEOUT_UNITS = ('ms', 's', 'm', 'h')  # a bare number is seconds
 
 
 def split_host_role(role_map, host_role, host_role_given, prefix=''):
@@ -103,16 +94,9 @@ def split_host_role(role_map, host_role, host_role_given, prefix=''):
 
 
 def openbao_argument_spec():
-    """The ``openbao`` option (a dict) for action plugins and modules.
-
-    Defaults and environment fallbacks are applied by OpenBaoSettings, not by the argument
-    spec, and there is no default dict: the validator would fill one in place.
-    """
-    options = {}
-    for name, (dummy, dummy2, kind) in OPENBAO_OPTIONS.items():
-        options[name] = {'type': ARGSPEC_TYPES[kind], 'no_log': name in SECRET_OPENBAO_OPTIONS}
-    options['auth_method']['choices'] = sorted(AUTH_METHODS)
-    return {'type': 'dict', 'options': options}
+    """The ``openbao`` option (a dict) for action plugins and modules; OpenBaoSettings applies the
+    environment and the defaults."""
+    return OPENBAO.argument_spec()
 
 
 def redact_url(url):
@@ -129,58 +113,9 @@ def redact_url(url):
     return urlunsplit(parts._replace(query='', fragment=''))
 
 
-def _problem(name, message):
-    return ValidationError([('openbao.%s' % name, message)], what=WHAT)
-
-
-def _shown(name, value):
-    """How a bad value may appear in a message: secrets never do."""
-    return 'a %s' % type(value).__name__ if name in SECRET_OPENBAO_OPTIONS else repr(value)
-
-
-def _coerce(name, value, kind):
-    if kind == 'bool':
-        parsed = parse_bool(value)
-        if parsed is None:
-            raise _problem(name, 'must be a boolean, got %s' % _shown(name, value))
-        return parsed
-    if kind == 'int':
-        if isinstance(value, bool):
-            raise _problem(name, 'must be a whole number, got a boolean')
-        try:
-            number = int(str(value).strip()) if not isinstance(value, int) else value
-        except (TypeError, ValueError):
-            raise _problem(name, 'must be a whole number, got %s' % _shown(name, value))
-        if number < 0:
-            raise _problem(name, 'must not be negative, got %d' % number)
-        return number
-    if kind == 'duration':
-        if isinstance(value, bool):
-            raise _problem(name, 'must be a number of seconds, got a boolean')
-        if isinstance(value, (int, float)):
-            try:
-                seconds = float(value)
-            except OverflowError:  # an int too large for a float
-                raise _problem(name, 'is too large, got %r' % (value,))
-        else:
-            seconds = parse_duration(str(value), TIMEOUT_UNITS, 's')
-            if seconds is None:
-                raise _problem(name, 'must be a number of seconds (or "<n>s", "<n>m"), got %s' % _shown(name, value))
-        if math.isnan(seconds) or math.isinf(seconds) or seconds <= 0:
-            raise _problem(name, 'must be greater than 0')
-        return seconds
-    if kind == 'dict':
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise _problem(name, 'must be a mapping (or a JSON object in the environment variable)')
-        if not isinstance(value, dict):
-            raise _problem(name, 'must be a mapping, got %s' % type(value).__name__)
-        return dict(value)
-    if not isinstance(value, str):
-        raise _problem(name, 'must be a string, got %s' % type(value).__name__)
-    return os.path.expanduser(value) if kind == 'path' else value
+def _token_env_first(token_env):
+    """ops-warden's ``vault.token_env``: the variable it names is read before the token's own."""
+    return {'token': token_env} if isinstance(token_env, str) and ENV_NAME_RE.match(token_env) else None
 
 
 class OpenBaoSettings(object):
@@ -192,30 +127,9 @@ class OpenBaoSettings(object):
 
     def __init__(self, options=None, env=None, require_auth=True):
         options = dict(options or {})
-        env = os.environ if env is None else env
-        unknown = sorted(set(options) - set(OPENBAO_OPTIONS))
-        if unknown:
-            raise ValidationError([('openbao.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(OPENBAO_OPTIONS)))
-                                   for k in unknown], what=WHAT)
-        self.sources = {}
-        token_env = options.get('token_env')
-        for name, (default, env_names, kind) in OPENBAO_OPTIONS.items():
-            if name == 'token' and isinstance(token_env, str) and ENV_NAME_RE.match(token_env):
-                env_names = [token_env] + [e for e in env_names if e != token_env]  # ops-warden's vault.token_env
-            value, source = options.get(name), 'option'
-            if value is None:
-                for env_name in env_names:
-                    if env.get(env_name) not in (None, ''):
-                        value, source = env[env_name], env_name
-                        break
-            if value is None:
-                value, source = default, 'default'
-            else:
-                value = _coerce(name, value, kind)
-                if source in INVERTED_ENV:
-                    value = not value
+        values, self.sources = OPENBAO.resolve(options, env, _token_env_first(options.get('token_env')))
+        for name, value in values.items():
             setattr(self, name, value)
-            self.sources[name] = source
         self._normalize()
         problems = self._problems()
         if require_auth and not problems:
@@ -275,16 +189,14 @@ class OpenBaoSettings(object):
         return problems
 
     def env_hint(self, name):
-        names = OPENBAO_OPTIONS[name][1]
-        if name == 'token' and self.token_env and ENV_NAME_RE.match(self.token_env):
-            names = [self.token_env] + [e for e in names if e != self.token_env]
+        names = OPENBAO.env_names(name, (_token_env_first(self.token_env) or {}).get(name))
         if not names:
             return ''
         return ' (or set %s)' % ' / '.join(names)
 
     def secret_values(self):
         """The secret option values (to scrub from any text shown to a user)."""
-        return [getattr(self, n) for n in SECRET_OPENBAO_OPTIONS if getattr(self, n, None)]
+        return [getattr(self, n) for n in OPENBAO.secrets if getattr(self, n, None)]
 
     def session_key(self):
         """Identifies a logged-in session; a digest, so no secret sits in a cache key."""

@@ -14,43 +14,27 @@ import fcntl
 import os
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import Option, OptionGroup
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OPENBAO, OpenBaoSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import LocalCA, generate_ca_key
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint_blob, parse_public_key
 
 BACKENDS = ('auto', 'openbao', 'local')
+BACKEND_ENV = 'WARDEN_SIGNING_BACKEND'
 DEFAULT_LOCAL_CA = '~/.local/state/warden/ca/ca_key'
 BACKDATE_SECONDS = 30  # like OpenBao's not_before_duration: tolerate clock skew between hosts
 
-LOCAL_CA_OPTIONS = {
-    'key_path': (DEFAULT_LOCAL_CA, ['WARDEN_LOCAL_CA_KEY'], 'path'),
-    'passphrase': (None, ['WARDEN_LOCAL_CA_PASSPHRASE'], 'str'),
-    'create': (False, ['WARDEN_LOCAL_CA_CREATE'], 'bool'),
-    'key_type': ('ed25519', [], 'str'),
-}
+LOCAL_CA = OptionGroup('local_ca', {
+    'key_path': Option(DEFAULT_LOCAL_CA, ['WARDEN_LOCAL_CA_KEY'], 'path'),
+    'passphrase': Option(None, ['WARDEN_LOCAL_CA_PASSPHRASE'], secret=True),
+    'create': Option(False, ['WARDEN_LOCAL_CA_CREATE'], 'bool'),
+    'key_type': Option('ed25519', []),
+}, 'signing settings')
 
 
 def local_ca_argument_spec():
-    return {'type': 'dict', 'options': {
-        'key_path': {'type': 'path'},
-        'passphrase': {'type': 'str', 'no_log': True},
-        'create': {'type': 'bool'},
-        'key_type': {'type': 'str'},
-    }}
-
-
-def _option(options, env, name, table):
-    default, env_names, kind = table[name]
-    value = (options or {}).get(name)
-    if value is None:
-        value = next((env[e] for e in env_names if env.get(e) not in (None, '')), None)
-    if value is None:
-        value = default
-    if kind == 'path' and isinstance(value, str):
-        value = os.path.expanduser(value)
-    if kind == 'bool' and isinstance(value, str):
-        value = bool(parse_bool(value))
-    return value
+    """The ``local_ca`` option for action plugins; LocalBackend applies the environment and the defaults."""
+    return LOCAL_CA.argument_spec()
 
 
 def _create_ca_once(path, key_type, passphrase):
@@ -77,15 +61,14 @@ class LocalBackend(object):
     name = 'local'
 
     def __init__(self, options=None, env=None):
-        env = os.environ if env is None else env
-        path = _option(options, env, 'key_path', LOCAL_CA_OPTIONS)
-        passphrase = _option(options, env, 'passphrase', LOCAL_CA_OPTIONS)
+        settings, dummy = LOCAL_CA.resolve(options, env)
+        path, passphrase = settings['key_path'], settings['passphrase']
         if not os.path.exists(path):
-            if not _option(options, env, 'create', LOCAL_CA_OPTIONS):
+            if not settings['create']:
                 raise ValidationError([('local_ca.key_path', 'no CA key at %s: create one with local_ca.create=true '
                                         '(or ssh-keygen -t ed25519 -f %s), or configure OpenBao' % (path, path))],
                                       what='signing settings')
-            _create_ca_once(path, _option(options, env, 'key_type', LOCAL_CA_OPTIONS), passphrase)
+            _create_ca_once(path, settings['key_type'], passphrase)
         self.ca = LocalCA.from_file(path, passphrase, field='local_ca.key_path')
 
     def ca_public_keys(self, cert_type='user'):
@@ -165,12 +148,12 @@ _BACKENDS = {}
 def backend_name(backend='auto', openbao=None, env=None):
     """``openbao`` or ``local``: which backend these options select (nothing is built or contacted)."""
     env = os.environ if env is None else env
-    backend = backend or env.get('WARDEN_SIGNING_BACKEND') or 'auto'
+    backend = backend or env.get(BACKEND_ENV) or 'auto'
     if backend not in BACKENDS:
         raise ValidationError([('backend', 'must be one of %s, got %r' % (', '.join(BACKENDS), backend))],
                               what='signing settings')
     if backend == 'auto':
-        has_url = (openbao or {}).get('url') or env.get('BAO_ADDR') or env.get('VAULT_ADDR')
+        has_url = (openbao or {}).get('url') or any(env.get(name) for name in OPENBAO.env_names('url'))
         backend = 'openbao' if has_url else 'local'
     return backend
 
@@ -182,7 +165,6 @@ def host_ca_is_user_ca(backend='auto', openbao=None, env=None):
     """
     if backend_name(backend, openbao, env) != 'openbao':
         return True
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
     settings = OpenBaoSettings(openbao, env=os.environ if env is None else env, require_auth=False)
     return settings.host_mount == settings.mount
 
@@ -195,14 +177,13 @@ def make_backend(backend='auto', openbao=None, local_ca=None, env=None, need_aut
     env = os.environ if env is None else env
     backend = backend_name(backend, openbao, env)
     if backend == 'openbao':
-        from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
         settings = OpenBaoSettings(openbao, env=env, require_auth=need_auth)
         key = ('openbao', need_auth, settings.session_key(), settings.mount, settings.host_mount,
                str(sorted((settings.role_map or {}).items())), settings.host_role)
         if key not in _BACKENDS:
             _BACKENDS[key] = OpenBaoBackend(settings)
     else:
-        key = ('local', repr(sorted((local_ca or {}).items())), env.get('WARDEN_LOCAL_CA_KEY'))
+        key = ('local', repr(sorted((local_ca or {}).items())), tuple(env.get(e) for e in LOCAL_CA.env_names('key_path')))
         if key not in _BACKENDS:
             _BACKENDS[key] = LocalBackend(local_ca, env)
     return _BACKENDS[key]
