@@ -126,7 +126,7 @@ def clean_text(value):
 def test_actor_names(name):
     actors, err = accepts_or_names(A.load_actors, {name: dict(GOOD_ACTOR, type=None)})
     if err is None:
-        assert clean_text(name) and A.NAME_RE.match(name) and name.isascii(), repr(name)
+        assert clean_text(name) and A.ACTOR_NAME_RE.match(name) and name.isascii(), repr(name)
     else:
         assert any(f.startswith('warden_actors[%r]' % name) for f in err.fields), err.fields
 

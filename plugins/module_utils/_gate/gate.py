@@ -13,8 +13,8 @@ __metaclass__ = type
 import os
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import (
+    ACTOR_NAME_RE,
     ACTOR_TYPES,
-    NAME_RE,
     actor_type_of,
     resolve_actors,
 )
@@ -192,7 +192,7 @@ def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_k
     principals), so the gate itself answers ``unknown_actor_resource``.
     """
     env = os.environ if env is None else env
-    if not isinstance(actor, str) or not NAME_RE.match(actor):
+    if not isinstance(actor, str) or not ACTOR_NAME_RE.match(actor):
         raise ValidationError([('actor', 'must be an actor name <type>-<name> with type adm, agt or atm '
                                 '(got %r)' % (actor,))], what='options')
     record = (actors or {}).get(actor)

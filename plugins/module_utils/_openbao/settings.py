@@ -72,7 +72,7 @@ SESSION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', '
                    'cert_auth_public_key', 'cert_auth_private_key')
 
 PATH_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z')
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')
+ROLE_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@-]*\Z')  # an OpenBao SSH role name
 
 
 def split_host_role(role_map, host_role, host_role_given, prefix=''):
@@ -91,6 +91,21 @@ def split_host_role(role_map, host_role, host_role_given, prefix=''):
         else:
             host_role = named
     return role_map, host_role, problems
+
+
+def role_map_problems(role_map, prefix='', show_value=False):
+    """``(field, message)`` for each entry of an actor-type role map (``host`` already split off by
+    ``split_host_role``) that is not an actor type with an OpenBao SSH role name; ``show_value`` adds
+    the bad role name to the message."""
+    problems = []
+    for key in sorted(role_map, key=str):
+        role = role_map[key]
+        if key not in ACTOR_TYPES:
+            problems.append(('%srole_map.%s' % (prefix, key), 'is not an actor type (adm, agt, atm) or host'))
+        elif not isinstance(role, str) or not ROLE_NAME_RE.match(role):
+            problems.append(('%srole_map.%s' % (prefix, key), 'must be an OpenBao SSH role name, got %r' % (role,)
+                             if show_value else 'must be an OpenBao SSH role name'))
+    return problems
 
 
 def openbao_argument_spec():
@@ -176,14 +191,9 @@ class OpenBaoSettings(object):
             problems.append(('openbao.mount_point', 'must be an auth mount path such as "approle"'))
         if self.namespace and not PATH_RE.match(self.namespace):
             problems.append(('openbao.namespace', 'must be a namespace path such as "team" or "org/team"'))
-        if not isinstance(self.host_role, str) or not NAME_RE.match(self.host_role):
+        if not isinstance(self.host_role, str) or not ROLE_NAME_RE.match(self.host_role):
             problems.append(('openbao.host_role', 'must be an OpenBao SSH role name'))
-        for key in sorted(self.role_map, key=str):
-            role = self.role_map[key]
-            if key not in ACTOR_TYPES:
-                problems.append(('openbao.role_map.%s' % key, 'is not an actor type (adm, agt, atm) or host'))
-            elif not isinstance(role, str) or not NAME_RE.match(role):
-                problems.append(('openbao.role_map.%s' % key, 'must be an OpenBao SSH role name'))
+        problems.extend(role_map_problems(self.role_map, 'openbao.'))
         if self.ca_cert and not os.path.exists(self.ca_cert):
             problems.append(('openbao.ca_cert', 'CA bundle %s does not exist' % self.ca_cert))
         return problems

@@ -24,12 +24,12 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.session
     remember_key_id_refused,
     take_warnings,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import NAME_RE
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import ROLE_NAME_RE
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import CERT_TYPES
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import CERT_SUFFIX, parse_public_key
 
 # OpenBao's answer to a sign request with key_id on a role without allow_user_key_ids: nothing was signed.
 KEY_ID_REFUSED = 'setting key_id is not allowed by role'
-CERT_TYPES = ('user', 'host')
 
 
 def _is_key_id_refusal(errors):
@@ -117,7 +117,7 @@ class OpenBaoSigner(OpenBaoClient):
     @staticmethod
     def _sign_body(role, public_key, principals, ttl_seconds, cert_type, key_id):
         problems = []
-        if not isinstance(role, str) or not NAME_RE.match(role):
+        if not isinstance(role, str) or not ROLE_NAME_RE.match(role):
             problems.append(('role', 'must be an OpenBao SSH role name, got %r' % (role,)))
         try:
             key_type = parse_public_key(public_key)[0]
@@ -136,7 +136,7 @@ class OpenBaoSigner(OpenBaoClient):
         if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, (int, float)) or ttl_seconds <= 0 \
                 or int(ttl_seconds) != ttl_seconds:
             problems.append(('ttl_seconds', 'must be a positive whole number of seconds, got %r' % (ttl_seconds,)))
-        if cert_type not in CERT_TYPES:
+        if cert_type not in CERT_TYPES.values():
             problems.append(('cert_type', 'must be user or host, got %r' % (cert_type,)))
         if key_id is not None and (not isinstance(key_id, str) or not key_id
                                    or any(ord(ch) < 32 or ord(ch) == 127 for ch in key_id)):

@@ -28,7 +28,7 @@ import re
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import NAME_RE, PATH_RE, split_host_role
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import ROLE_NAME_RE as NAME_RE, PATH_RE, split_host_role
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint, parse_public_key
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durations import parse_duration
 

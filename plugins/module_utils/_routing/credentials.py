@@ -34,7 +34,7 @@ import hmac
 import os
 import shlex
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import NAME_RE as ACTOR_NAME_RE
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_NAME_RE
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import UNAVAILABLE, build_credential_request

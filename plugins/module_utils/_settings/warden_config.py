@@ -24,7 +24,11 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, load_yaml_text
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import MODES, POLICY
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import AUTH_METHODS
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import HOST_ROLE_KEY
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import ENV_NAME_RE, parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKEND_ENV, BACKENDS
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
 
 CONFIG_VARIABLE = 'warden_config'
@@ -33,10 +37,8 @@ INVENTORY_NAME = 'inventory.yaml'  # ops-warden keeps it beside warden.yaml (~/.
 OPS_WARDEN_INVENTORY = '~/.config/warden/inventory.yaml'  # ops-warden's default inventory_path
 AUDIT_NAME = 'audit.jsonl'  # the collection's audit file inside ops-warden's state_dir
 
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
-BACKENDS = {'vault': 'openbao', 'openbao': 'openbao', 'local': 'local', 'auto': 'auto'}
-POLICY_MODES = ('off', 'embedded', 'flex_auth')
-AUTH_METHODS = ('approle', 'cert', 'jwt', 'kubernetes', 'token', 'userpass')
+# The file's backend names: the collection's, and ops-warden's ``vault`` for OpenBao.
+FILE_BACKENDS = dict([(name, name) for name in BACKENDS], vault='openbao')
 
 # warden.yaml field -> (option, sub-option or None, kind). The option names are the collection's.
 FIELDS = {
@@ -113,8 +115,8 @@ NO_EQUIVALENT = {
 # environment: they replace the collection's defaults, nothing more.
 DEFAULT_FLEX_AUTH_URL = 'http://127.0.0.1:8080'
 OPS_WARDEN_DEFAULTS = {
-    'backend': ('local', ('WARDEN_SIGNING_BACKEND',), None),
-    'policy.url': (DEFAULT_FLEX_AUTH_URL, ('WARDEN_POLICY_URL',), 'policy.mode'),  # only when the file enables the gate
+    'backend': ('local', (BACKEND_ENV,), None),
+    'policy.url': (DEFAULT_FLEX_AUTH_URL, POLICY.env_names('url'), 'policy.mode'),  # only when the file enables the gate
 }
 # Purely local-CLI concerns of the ops-warden command line: accepted and ignored.
 LOCAL_CLI = ('color', 'editor', 'log_level', 'output', 'version', 'worker')
@@ -183,7 +185,7 @@ def _convert(value, kind, base):
         if not isinstance(value, dict) or not value:
             return None, 'must be a mapping of actor type (adm, agt, atm) to an OpenBao SSH role name'
         for actor_type, role in value.items():
-            if actor_type not in ACTOR_TYPES and actor_type != 'host':  # host: the host role, like host_role
+            if actor_type not in ACTOR_TYPES and actor_type != HOST_ROLE_KEY:  # the host role, like host_role
                 return None, 'unknown actor type %r (expected adm, agt, atm, or host for the host role)' % (actor_type,)
             if not isinstance(role, str) or not role.strip():
                 return None, 'the role for %s must be a non-empty string' % actor_type
@@ -198,16 +200,16 @@ def _convert(value, kind, base):
             return None, 'must start with http:// or https://, got %r' % (value,)
         return value.rstrip('/'), None
     if kind == 'backend':
-        if value not in BACKENDS:
+        if value not in FILE_BACKENDS:
             return None, 'must be one of vault, openbao, local, got %r' % (value,)
-        return BACKENDS[value], None
+        return FILE_BACKENDS[value], None
     if kind == 'mode':
-        if value not in POLICY_MODES:
-            return None, 'must be one of %s, got %r' % (', '.join(POLICY_MODES), value)
+        if value not in MODES:
+            return None, 'must be one of %s, got %r' % (', '.join(MODES), value)
         return value, None
     if kind == 'auth_method':
         if value not in AUTH_METHODS:
-            return None, 'must be one of %s, got %r' % (', '.join(AUTH_METHODS), value)
+            return None, 'must be one of %s, got %r' % (', '.join(sorted(AUTH_METHODS)), value)
         return value, None
     if kind == 'key_type':
         if value not in ('ed25519', 'ecdsa', 'rsa'):

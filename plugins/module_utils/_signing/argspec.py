@@ -13,6 +13,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durati
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import CERT_TYPES
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS, local_ca_argument_spec
 
 DEFAULT_HOST_KEY = '/etc/ssh/ssh_host_ed25519_key'
@@ -27,7 +28,7 @@ SIGNING_SPEC = dict(ACTOR_SOURCE_SPEC, **{
 })
 
 SSH_CERT_SPEC = dict(SIGNING_SPEC, **{
-    'type': {'type': 'str', 'choices': ['user', 'host'], 'default': 'user'},
+    'type': {'type': 'str', 'choices': list(CERT_TYPES.values()), 'default': 'user'},
     'actor': {'type': 'str'},
     'key': {'type': 'path'},
     'public_key_path': {'type': 'path'},

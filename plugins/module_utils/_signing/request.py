@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import requested_ttl_hours
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import CERT_TYPES
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import CERT_SUFFIX, fingerprint_blob, parse_public_key
 
 DEFAULT_HOST_TTL_HOURS = 720
@@ -27,7 +28,7 @@ def cert_request(cert_type, actors=None, actor=None, principals=None, ttl_hours=
     signs (gate off, or fail-open). Never clamped. Host certificates: ``principals`` default to the
     host's names.
     """
-    if cert_type not in ('user', 'host'):
+    if cert_type not in CERT_TYPES.values():
         raise ValidationError([('type', "must be 'user' or 'host', got %r" % (cert_type,))], what='options')
     if cert_type == 'host':
         names = principals or [n for n in (host_names or []) if n]
