@@ -66,7 +66,7 @@ OPENBAO = OptionGroup('openbao', {
 }, WHAT)
 # The role_map key that names the host role (the same as host_role).
 HOST_ROLE_KEY = 'host'
-# Options that identify the logged-in session (everything else may differ between signers sharing it).
+# Options that identify the logged-in session (everything else may differ between clients sharing it).
 SESSION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'auth_method', 'token', 'role_id',
                    'secret_id', 'jwt', 'username', 'password', 'mount_point', 'kubernetes_token_path',
                    'cert_auth_public_key', 'cert_auth_private_key')
@@ -137,7 +137,7 @@ class OpenBaoSettings(object):
     """Validated ``openbao`` options: explicit value, else environment, else default.
 
     ``require_auth=False`` skips the auth method's checks, for callers that only read the
-    unauthenticated CA public key or health; ``OpenBaoSigner.login()`` checks them anyway.
+    unauthenticated CA public key or health; ``OpenBaoClient.login()`` checks them anyway.
     """
 
     def __init__(self, options=None, env=None, require_auth=True):
