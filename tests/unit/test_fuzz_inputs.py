@@ -25,7 +25,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rul
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing import request as signing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as ssh_engine  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
