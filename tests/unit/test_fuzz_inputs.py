@@ -517,7 +517,10 @@ def test_gate_settings(options, env):
     else:
         assert all(f.startswith('policy.') for f in err.fields), err.fields
         token = options.get('token')
-        if secret_looking(token):
+        # the token is never shown; a non-secret option or variable is shown as given, even when it
+        # holds the same text (as in test_openbao_settings)
+        shown = [v for k, v in options.items() if k != 'token'] + list(env.values())
+        if secret_looking(token) and token not in shown:
             assert token not in str(err)
 
 
