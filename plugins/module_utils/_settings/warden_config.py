@@ -8,7 +8,7 @@ file; its values sit under the task and the play variables, above the environmen
 (``_settings/layers.py``). What the file may hold is the table ``FIELDS`` (plus ``ALIASES``):
 every key of ops-warden's documented ``warden.yaml``. A mapped field is validated and converted
 (relative paths against the file's directory); ops-warden's own defaults fill what the file
-leaves out where they differ from the collection's (``OPS_WARDEN_DEFAULTS``); a field with no
+leaves out where they differ from the collection's (``ops_warden_defaults``); a field with no
 equivalent (``NO_EQUIVALENT``) or an unknown one is a warning, never a failure; a local-CLI field
 (``LOCAL_CLI``) is ignored; a secret is an error that never shows the value (secrets reach the
 controller as environment variables). Pure logic, no Ansible import.
@@ -24,11 +24,7 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, load_yaml_text
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import MODES, POLICY
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import AUTH_METHODS
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import HOST_ROLE_KEY
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import ENV_NAME_RE, parse_bool
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKEND_ENV, BACKENDS
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
 
 CONFIG_VARIABLE = 'warden_config'
@@ -37,8 +33,6 @@ INVENTORY_NAME = 'inventory.yaml'  # ops-warden keeps it beside warden.yaml (~/.
 OPS_WARDEN_INVENTORY = '~/.config/warden/inventory.yaml'  # ops-warden's default inventory_path
 AUDIT_NAME = 'audit.jsonl'  # the collection's audit file inside ops-warden's state_dir
 
-# The file's backend names: the collection's, and ops-warden's ``vault`` for OpenBao.
-FILE_BACKENDS = dict([(name, name) for name in BACKENDS], vault='openbao')
 
 # warden.yaml field -> (option, sub-option or None, kind). The option names are the collection's.
 FIELDS = {
@@ -110,14 +104,7 @@ NO_EQUIVALENT = {
                          '48/24/8 hours for adm/agt/atm',
     'catalog': 'set warden_routing_catalog (or WARDEN_ROUTING_CATALOG) for the credential lookups',
 }
-# ops-warden's defaults where they differ from the collection's: option (dotted) -> (value, the environment
-# variables that win over it, the file field that implies it or None). Applied by fill_options, under the
-# environment: they replace the collection's defaults, nothing more.
 DEFAULT_FLEX_AUTH_URL = 'http://127.0.0.1:8080'
-OPS_WARDEN_DEFAULTS = {
-    'backend': ('local', (BACKEND_ENV,), None),
-    'policy.url': (DEFAULT_FLEX_AUTH_URL, POLICY.env_names('url'), 'policy.mode'),  # only when the file enables the gate
-}
 # Purely local-CLI concerns of the ops-warden command line: accepted and ignored.
 LOCAL_CLI = ('color', 'editor', 'log_level', 'output', 'version', 'worker')
 DERIVED = ('enabled', 'state_dir')  # fields that only fill an option no other field sets
@@ -152,6 +139,21 @@ def _fail(path, problems):
     raise ValidationError(problems, what='warden_config file %s' % path)
 
 
+# The option groups' names and lists are imported when a file is read, not with this module: every
+# plugin loads it (plugin_utils/task_vars.py), most runs without a warden.yaml.
+
+def ops_warden_defaults():
+    """ops-warden's defaults where they differ from the collection's: option (dotted) -> (value, the
+    environment variables that win over it, the file field that implies it or None). Applied by
+    fill_options, under the environment: they replace the collection's defaults, nothing more."""
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import POLICY
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKEND_ENV
+    return {
+        'backend': ('local', (BACKEND_ENV,), None),
+        'policy.url': (DEFAULT_FLEX_AUTH_URL, tuple(POLICY.env_names('url')), 'policy.mode'),  # the file enables the gate
+    }
+
+
 def _resolve_path(value, base):
     value = os.path.expanduser(value)
     if not os.path.isabs(value):
@@ -162,6 +164,10 @@ def _resolve_path(value, base):
 def _convert(value, kind, base):
     """(value, problem): the option value for one field, or why it is wrong (never echoing secrets;
     the document was scanned for secret-looking values before this runs)."""
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import MODES
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import AUTH_METHODS
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import HOST_ROLE_KEY
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS
     if kind in ('bool', 'inverse_bool', 'enabled'):
         parsed = parse_bool(value) if isinstance(value, (bool, str)) else None
         if parsed is None:
@@ -200,9 +206,10 @@ def _convert(value, kind, base):
             return None, 'must start with http:// or https://, got %r' % (value,)
         return value.rstrip('/'), None
     if kind == 'backend':
-        if value not in FILE_BACKENDS:
+        backends = dict([(name, name) for name in BACKENDS], vault='openbao')  # and ops-warden's name for OpenBao
+        if value not in backends:
             return None, 'must be one of vault, openbao, local, got %r' % (value,)
-        return FILE_BACKENDS[value], None
+        return backends[value], None
     if kind == 'mode':
         if value not in MODES:
             return None, 'must be one of %s, got %r' % (', '.join(MODES), value)
@@ -325,7 +332,7 @@ def parse_config(data, path, exists=os.path.exists):
                 fields['inventory_file'] = how
                 break
     defaults = {}
-    for target, (value, env_names, implied_by) in OPS_WARDEN_DEFAULTS.items():
+    for target, (value, env_names, implied_by) in ops_warden_defaults().items():
         option, dummy, sub = target.partition('.')
         given = options.get(option, {}).get(sub) if sub else options.get(option)
         if given is None and (implied_by is None or _implies(options, implied_by, target)):
