@@ -530,8 +530,8 @@ def collection_path_in_process(bed, keys):
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import build_service
-    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import build_service
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
     saved = dict((k, os.environ.get(k)) for k in ('BAO_ADDR', 'BAO_TOKEN'))
     os.environ.update(BAO_ADDR=bed.bao.url, BAO_TOKEN=bed.bao.token)
     args = {'actor': SIGN_ACTOR, 'principals': None, 'ttl_hours': None, 'subject': None, 'actors': ACTORS,
@@ -633,6 +633,7 @@ def bench_registry(opts):
     from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as actors_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as policy_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build_mu
     from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate_mu
@@ -674,7 +675,7 @@ def bench_registry(opts):
         registry_validate_mu.validate_snapshot(registry_validate_mu.parse_snapshot_text(text))
         # A cold build: the gate caches indexes by digest.
         policy_mu._INDEXES.clear()  # pylint: disable=protected-access
-        gate = policy_mu.Gate(policy_mu.GateSettings({'mode': 'embedded'}, env={}), actors)
+        gate = policy_mu.Gate(GateSettings({'mode': 'embedded'}, env={}), actors)
         build.append(time.perf_counter() - start)
         snapshot_bytes = len(text)
         reqs = requests_for(actors)

@@ -15,11 +15,8 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
-    OpenBaoSettings,
-    OpenBaoSigner,
-    argument_spec,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings, openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_ensure import SshEngine
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_spec import (
     CA_KEY_TYPES,
@@ -39,7 +36,7 @@ CA_OPTIONS = {
     'make_default': {'type': 'bool', 'default': False},
 }
 ENGINE_SPEC = {
-    'openbao': argument_spec(),
+    'openbao': openbao_argument_spec(),
     'mount': {'type': 'str'},
     'host_mount': {'type': 'str'},
     'ca': {'type': 'dict', 'default': {}, 'options': CA_OPTIONS},

@@ -14,22 +14,14 @@ import functools
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import (
-    SIGNING_SPEC,
-    build_service,
-    parse_renew_before,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob, KnownCABackend, denied_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC, parse_renew_before
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import KnownCABackend, backend_name, host_ca_is_user_ca, make_backend
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.results import denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import reported_names_note
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import (
-    PolicyDenied,
-    SigningService,
-    backend_name,
-    cert_request,
-    host_ca_is_user_ca,
-    make_backend,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, SigningService, build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.sshd_trust import (
     file_diff,
     host_cert_path,

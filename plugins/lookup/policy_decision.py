@@ -79,11 +79,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (
-    Gate,
-    GateSettings,
-    policy_request,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
 display = Display()

@@ -38,7 +38,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._routing.credent
     CredentialRefused,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import reset_sessions  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.session import reset_sessions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = _ROOT / 'docs' / 'examples' / 'routing' / 'catalog.yaml'

@@ -24,7 +24,8 @@ ensure_on_path()
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from tests.bed import credential_cases, gate_cases  # noqa: E402
 
 pytest_plugins = ["tests.integration.pdp_fixtures"]

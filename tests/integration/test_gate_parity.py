@@ -31,7 +31,8 @@ ensure_on_path()
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from tests.bed import gate_cases  # noqa: E402
 from tests.bed.pdp import SERVER, PdpStartError  # noqa: E402
 from tests.bed.pki import TestCA  # noqa: E402

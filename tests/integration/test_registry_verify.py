@@ -22,7 +22,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry import
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 
 ACTORS = {
     'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,

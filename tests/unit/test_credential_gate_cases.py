@@ -16,7 +16,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry import
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import summary as registry_summary
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from tests.bed import credential_cases, gate_cases
 
 DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")

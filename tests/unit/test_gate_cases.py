@@ -14,7 +14,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry import
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from tests.bed import gate_cases
 
 DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")

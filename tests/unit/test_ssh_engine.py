@@ -6,7 +6,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_ensure as EE
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec as ES
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError, OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
 
 CA = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB6D8Db6u4fauzb+OffhtEXYNysD3VNUWe6Izpjvl7jw'
 

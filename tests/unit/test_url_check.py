@@ -13,10 +13,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.netkingdom.warden.plugins.filter.secure_url import secure_url
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings import url_check as U
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import make_client
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import make_backend
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import make_backend
 
 # Documentation addresses (RFC 5737, RFC 3849) and names: never contacted, only judged by their spelling.
 REMOTE = ['http://192.0.2.10:8200', 'http://openbao.openbao.svc.cluster.local:8200', 'http://[2001:db8::1]:8080',

@@ -1,24 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Gate settings, the gate itself (off / embedded / flex_auth), and the policy check.
-
-This is the one path every plugin uses to ask "may this actor get this
-certificate?": the policy_check action, the policy_decision lookup and, later,
-the signing path.
+"""The gate (off / embedded / flex_auth) and the policy check: the one path every plugin uses to
+ask "may this actor get this certificate?" (the policy_check action, the policy_decision lookup,
+the credential lookups, and the signing service before every user certificate).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import math
 import os
-import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import (
+    ACTOR_NAME_RE,
     ACTOR_TYPES,
-    NAME_RE,
     actor_type_of,
     resolve_actors,
 )
@@ -28,7 +24,6 @@ from ansible_collections.netkingdom.warden.plugins.module_utils.errors import (
     ValidationError,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import (
     GATE_OFF,
     INVALID_ANSWER,
@@ -39,53 +34,18 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules impo
     evaluate,
     requested_ttl_hours,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import (
+    SUBJECT_ENV,
+    UNGATED_ENV,
+    GateSettings,
+    policy_argument_spec,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
-    DEFAULT_TENANT,
-    SYSTEM,
     RegistryIndex,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.build import build_snapshot
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import load_snapshot_file
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV, url_problem
-
-MODES = ('off', 'embedded', 'flex_auth')
-SUBJECT_ENV = 'WARDEN_POLICY_SUBJECT'
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
-# The controller's consent to sign without a decision (mode off, or fail_closed false). Read from
-# the controller's environment only: no option, play variable or warden.yaml key can set it, so
-# inventory alone can never turn the gate off.
-UNGATED_ENV = 'WARDEN_ALLOW_UNGATED'
-
-# option name -> (default, environment variables, kind)
-POLICY_OPTIONS = {
-    'mode': ('embedded', ['WARDEN_POLICY_MODE'], 'str'),
-    'registry': (None, ['WARDEN_POLICY_REGISTRY'], 'path'),
-    'url': (None, ['WARDEN_POLICY_URL'], 'str'),
-    'fail_closed': (True, ['WARDEN_POLICY_FAIL_CLOSED'], 'bool'),
-    'tenant': (DEFAULT_TENANT, ['WARDEN_POLICY_TENANT'], 'str'),
-    'system': (SYSTEM, [], 'str'),
-    'token': (None, ['WARDEN_POLICY_TOKEN'], 'str'),
-    'client_cert': (None, ['WARDEN_POLICY_CLIENT_CERT'], 'path'),
-    'client_key': (None, ['WARDEN_POLICY_CLIENT_KEY'], 'path'),
-    'ca_cert': (None, ['WARDEN_POLICY_CA_CERT'], 'path'),
-    'validate_certs': (True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
-    'timeout': (5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
-    'retries': (2, ['WARDEN_POLICY_RETRIES'], 'int'),
-    'subject_env': (SUBJECT_ENV, [], 'str'),  # ops-warden's policy.subject_env: the variable naming the subject
-    'allow_insecure_http': (False, [INSECURE_HTTP_ENV], 'bool'),
-}
-SECRET_POLICY_OPTIONS = ('token',)
-
-
-def policy_argument_spec():
-    """The ``policy`` option for action plugins; defaults and env are applied by GateSettings."""
-    options = {}
-    for name, (dummy, dummy2, kind) in POLICY_OPTIONS.items():
-        options[name] = {'type': kind, 'no_log': name in SECRET_POLICY_OPTIONS}
-    options['mode']['choices'] = list(MODES)
-    return {'type': 'dict', 'options': options}  # no default dict: the validator would fill it in place
-
 
 ACTOR_SOURCE_SPEC = {
     'actors': {'type': 'dict'},
@@ -103,89 +63,6 @@ POLICY_CHECK_SPEC = dict(ACTOR_SOURCE_SPEC, **{
     'policy': policy_argument_spec(),
 })
 POLICY_CHECK_EXCLUSIVE = [['public_key', 'pubkey_fingerprint'], ['actors', 'inventory_file']]
-
-
-def _coerce(name, value, kind):
-    field = 'policy.%s' % name
-    if kind == 'bool':
-        parsed = parse_bool(value)
-        if parsed is None:
-            raise ValidationError([(field, 'must be a boolean, got %r' % (value,))], what='policy settings')
-        return parsed
-    if kind in ('int', 'float'):
-        try:
-            number = int(value) if kind == 'int' else float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ValidationError([(field, 'must be a number, got %r' % (value,))], what='policy settings')
-        if isinstance(value, bool) or number < 0 or (isinstance(number, float) and not math.isfinite(number)):
-            raise ValidationError([(field, 'must be a finite, non-negative number, got %r' % (value,))],
-                                  what='policy settings')
-        return number
-    if not isinstance(value, str):
-        raise ValidationError([(field, 'must be a string, got %s' % type(value).__name__)], what='policy settings')
-    return os.path.expanduser(value) if kind == 'path' else value
-
-
-class GateSettings(object):
-    """Validated gate options: explicit value, else environment, else default."""
-
-    def __init__(self, options=None, env=None):
-        options = dict(options or {})
-        env = os.environ if env is None else env
-        unknown = sorted(set(options) - set(POLICY_OPTIONS))
-        if unknown:
-            raise ValidationError([('policy.%s' % k, 'unknown option (known: %s)' % ', '.join(sorted(POLICY_OPTIONS)))
-                                   for k in unknown], what='policy settings')
-        for name, (default, env_names, kind) in POLICY_OPTIONS.items():
-            value = options.get(name)
-            if value is None:
-                value = next((env[e] for e in env_names if env.get(e) not in (None, '')), None)
-            value = default if value is None else _coerce(name, value, kind)
-            setattr(self, name, value)
-        problems = []
-        consent = env.get(UNGATED_ENV)
-        self.allow_ungated = parse_bool(consent) is True
-        if consent not in (None, '') and parse_bool(consent) is None:
-            problems.append((UNGATED_ENV, 'must be 1 or 0 (true or false), got %r' % (consent,)))
-        if self.mode not in MODES:
-            problems.append(('policy.mode', 'must be one of %s, got %r' % (', '.join(MODES), self.mode)))
-        if self.mode == 'flex_auth':
-            if not self.url:
-                problems.append(('policy.url', 'is required when policy.mode is flex_auth '
-                                 '(or set WARDEN_POLICY_URL)'))
-            elif url_problem(self.url, self.allow_insecure_http, 'policy.allow_insecure_http'):
-                problems.append(('policy.url', url_problem(self.url, self.allow_insecure_http,
-                                                           'policy.allow_insecure_http')))
-        if not ENV_NAME_RE.match(self.subject_env):
-            problems.append(('policy.subject_env', 'must be the name of an environment variable (letters, digits '
-                             'and _), got %r' % (self.subject_env,)))
-        if bool(self.client_key) and not self.client_cert:
-            problems.append(('policy.client_key', 'needs policy.client_cert'))
-        if self.timeout <= 0:
-            problems.append(('policy.timeout', 'must be greater than 0'))
-        if problems:
-            raise ValidationError(problems, what='policy settings')
-
-    def ungated_problems(self):
-        """``(field, message)`` for each setting that would sign without a decision while the
-        controller has not allowed it (``WARDEN_ALLOW_UNGATED``); empty when none."""
-        if self.allow_ungated:
-            return []
-        how = ('set %s=1 in the environment of ansible-playbook (in AWX: the flex-auth credential\'s '
-               '"allow ungated signing" input) to allow it, never from inventory' % UNGATED_ENV)
-        problems = []
-        if self.mode == 'off':
-            problems.append(('policy.mode', 'off signs without any policy check, which the controller has not '
-                             'allowed: use mode embedded or flex_auth, or %s' % how))
-        if self.mode == 'flex_auth' and not self.fail_closed:
-            problems.append(('policy.fail_closed', 'false signs without a decision while the PDP is unreachable, '
-                             'which the controller has not allowed: remove fail_closed: false, or %s' % how))
-        return problems
-
-    def client_key_id(self):
-        """Cache key for a reusable client (secrets only as part of an in-memory key)."""
-        return (self.url, self.token, self.ca_cert, self.validate_certs, self.client_cert,
-                self.client_key, self.timeout, self.retries)
 
 
 _CLIENTS = {}
@@ -315,7 +192,7 @@ def policy_request(actor, actors=None, principals=None, ttl_hours=None, public_k
     principals), so the gate itself answers ``unknown_actor_resource``.
     """
     env = os.environ if env is None else env
-    if not isinstance(actor, str) or not NAME_RE.match(actor):
+    if not isinstance(actor, str) or not ACTOR_NAME_RE.match(actor):
         raise ValidationError([('actor', 'must be an actor name <type>-<name> with type adm, agt or atm '
                                 '(got %r)' % (actor,))], what='options')
     record = (actors or {}).get(actor)

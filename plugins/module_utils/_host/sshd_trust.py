@@ -15,7 +15,7 @@ Files (defaults of the ``host_principals`` role):
   the main ``sshd_config`` (the same regexp as the role's former ``lineinfile``);
 * an optional KRL specification (``<krl>.spec``; the KRL itself is built on the host with
   ``ssh-keygen -k`` only when the specification changed or the KRL is missing);
-* host certificates (``<key>-cert.pub``), signed on the controller (see :mod:`cert_plan`).
+* host certificates (``<key>-cert.pub``), signed on the controller (see ``_signing/job.py``).
 """
 
 from __future__ import absolute_import, division, print_function

@@ -39,7 +39,7 @@ ACTOR_TYPES = {'adm': 48, 'agt': 24, 'atm': 8}
 ACTOR_TYPE_NAMES = {'adm': 'human', 'agt': 'agent', 'atm': 'automation'}
 
 KNOWN_FIELDS = ('type', 'principals', 'ttl_hours', 'description', 'subjects', 'subject')
-NAME_RE = re.compile(r'^(adm|agt|atm)-[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?\Z')
+ACTOR_NAME_RE = re.compile(r'^(adm|agt|atm)-[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?\Z')
 SUBJECT_RE = re.compile(r'^[^\s\x00-\x1f\x7f]+\Z')
 
 
@@ -114,7 +114,7 @@ def _validate_actor(name, spec, source, problems, warnings):
     def where(field=None):
         return _field(source, name, field)
 
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not ACTOR_NAME_RE.match(name):
         problems.append((where(), 'actor name must be <type>-<name> with type adm, agt or atm '
                          'and only lowercase letters, digits, ".", "_" and "-" (got %r)' % (name,)))
     if not isinstance(spec, dict):

@@ -8,10 +8,10 @@ its value) and ``authenticate(client)``, which logs in with an hvac client and
 leaves the client holding only the token it obtained. Adding a method is one
 class and one line in ``AUTH_METHODS``.
 
-The clients given to ``authenticate`` are built by ``openbao.OpenBaoSigner`` with
+The clients given to ``authenticate`` are built by ``OpenBaoClient`` (client.py) with
 hvac's RawAdapter and ``ignore_exceptions=True``: requests return
 ``requests.Response`` objects and this module turns a non-2xx answer into
-``HttpStatusError``, which the signer retries (5xx) or turns into a message.
+``HttpStatusError``, which the client retries (5xx) or turns into a message.
 This module imports neither hvac nor requests.
 """
 
@@ -37,7 +37,7 @@ class OpenBaoError(WardenError):
 
 
 class HttpStatusError(Exception):
-    """OpenBao answered a non-2xx status (internal: the signer turns it into an OpenBaoError)."""
+    """OpenBao answered a non-2xx status (internal: the client turns it into an OpenBaoError)."""
 
     def __init__(self, status, errors, sealed=False):
         self.status = status

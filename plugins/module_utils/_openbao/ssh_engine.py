@@ -17,11 +17,12 @@ import json
 import math
 import re
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.durations import parse_duration
+
 # How OpenBao reports SSH role fields, for comparing a wanted role with the one it has.
 DURATION_FIELDS = frozenset(['ttl', 'max_ttl', 'not_before_duration'])
 LIST_FIELDS = frozenset(['allowed_users', 'allowed_domains', 'allowed_extensions', 'allowed_critical_options'])
 MAP_FIELDS = frozenset(['default_extensions', 'default_critical_options', 'allowed_user_key_lengths'])
-DURATION_PART_RE = re.compile(r'(\d+(?:\.\d+)?)(h|m|s)')
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -35,12 +36,8 @@ def duration_seconds(value):
         except OverflowError:  # an int too large for a float
             raise ValueError('is too large, got %r' % (value,))
     else:
-        text = str(value).strip().lower()
-        if re.match(r'^\d+(?:\.\d+)?$', text):
-            seconds = float(text)
-        elif text and DURATION_PART_RE.sub('', text) == '':
-            seconds = sum(float(n) * {'h': 3600, 'm': 60, 's': 1}[u] for n, u in DURATION_PART_RE.findall(text))
-        else:
+        seconds = parse_duration(str(value).strip().lower(), ('h', 'm', 's'), 's', compound=True)
+        if seconds is None:
             raise ValueError('must be a duration such as 24h, 90m or a number of seconds, got %r' % (value,))
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0 or seconds != int(seconds):
         raise ValueError('must be a whole, non-negative number of seconds, got %r' % (value,))

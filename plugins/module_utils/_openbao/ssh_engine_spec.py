@@ -17,7 +17,7 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import NAME_RE, PATH_RE, split_host_role
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import PATH_RE, ROLE_NAME_RE, role_map_problems, split_host_role
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine import (
     DURATION_FIELDS,
     duration_seconds,
@@ -233,12 +233,8 @@ def build_spec(options, settings):
     role_map, host_role, found = split_host_role(role_map, options.get('host_role') or settings.host_role,
                                                  bool(options.get('host_role')))
     problems.extend(found)
-    for key in sorted(role_map, key=str):
-        if key not in ACTOR_TYPES:
-            problems.append(('role_map.%s' % key, 'is not an actor type (adm, agt, atm) or host'))
-        elif not isinstance(role_map[key], str) or not NAME_RE.match(role_map[key]):
-            problems.append(('role_map.%s' % key, 'must be an OpenBao SSH role name, got %r' % (role_map[key],)))
-    if not isinstance(host_role, str) or not NAME_RE.match(host_role):
+    problems.extend(role_map_problems(role_map, '', show_value=True))
+    if not isinstance(host_role, str) or not ROLE_NAME_RE.match(host_role):
         problems.append(('host_role', 'must be an OpenBao SSH role name, got %r' % (host_role,)))
     names = [role_map.get(t) for t in sorted(ACTOR_TYPES)] + [host_role]
     for name in sorted(set(n for n in names if names.count(n) > 1 and isinstance(n, str))):

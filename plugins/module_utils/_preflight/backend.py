@@ -18,20 +18,18 @@ SIGN_CAPABILITY = 'update'
 
 def resolve_backend(backend, openbao, env):
     """The signing backend in use: ``backend``, else ``WARDEN_SIGNING_BACKEND``; ``auto`` is OpenBao when a URL is set."""
-    backend = backend or env.get('WARDEN_SIGNING_BACKEND') or 'auto'
-    if backend == 'auto':
-        has_url = (openbao or {}).get('url') or env.get('BAO_ADDR') or env.get('VAULT_ADDR')
-        backend = 'openbao' if has_url else 'local'
-    return backend
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKEND_ENV, backend_name
+    try:
+        return backend_name(backend, openbao, env)
+    except ValidationError:  # reported by the caller as an unknown backend, with the other checks
+        return backend or env.get(BACKEND_ENV)
 
 
 def check_openbao(report, openbao, types, host_role=False, env=None):
     """Reachable, unsealed, the token valid with sign capability per actor type, the CA present."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import (
-        OpenBaoError,
-        OpenBaoSettings,
-        OpenBaoSigner,
-    )
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import OpenBaoError
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
     env = os.environ if env is None else env
     try:
         settings = OpenBaoSettings(openbao, env=env, require_auth=False)
@@ -153,7 +151,7 @@ def check_local_ca(report, local_ca, env=None):
     """``signing_ca``: the local CA key exists and loads (it is never created here)."""
     if not report.wanted('signing_ca'):
         return
-    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import LocalBackend
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import LocalBackend
     options = dict(local_ca or {})
     options['create'] = False  # preflight changes nothing: a missing key is reported, never made
     try:

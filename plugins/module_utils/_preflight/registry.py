@@ -54,7 +54,7 @@ def actor_types(snapshot):
 
 def check_gate(report, policy, built, env=None):
     """flex-auth /healthz (remote gate) and the digest it serves; the embedded snapshot's digest."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import UNGATED_ENV, GateSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import UNGATED_ENV, GateSettings
     env = os.environ if env is None else env
     try:
         settings = GateSettings(policy, env=env)

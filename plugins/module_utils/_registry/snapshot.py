@@ -54,7 +54,7 @@ CREDENTIAL_POLICY_ID = 'ops-warden.credential-lane.read'
 CREDENTIAL_POLICY_PACKAGE = 'flexauth.ops_warden.credential_read'
 GATED_LANE = 'secret'
 POLICY_REF_RE = re.compile(r'^[a-z][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/@-]*\Z')
-SUBJECT_RE = re.compile(r'^[^\s,#*\x00-\x1f\x7f]+\Z')
+LANE_SUBJECT_RE = re.compile(r'^[^\s,#*\x00-\x1f\x7f]+\Z')  # a subject id in a lane's access list
 
 
 def resource_id(actor_name):
@@ -104,7 +104,7 @@ def lane_problems(lane, where):
         problems.append((where + '.allowed_subjects', 'must be a list of subject ids'))
     else:
         for index, subject in enumerate(subjects):
-            if not isinstance(subject, str) or not SUBJECT_RE.match(subject):
+            if not isinstance(subject, str) or not LANE_SUBJECT_RE.match(subject):
                 problems.append(('%s.allowed_subjects[%d]' % (where, index),
                                  'must be a subject id without whitespace, commas, #, * or control '
                                  'characters, got %r' % (subject,)))

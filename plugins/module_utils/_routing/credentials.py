@@ -34,28 +34,27 @@ import hmac
 import os
 import shlex
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import NAME_RE as ACTOR_NAME_RE
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_NAME_RE
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import UNAVAILABLE, build_credential_request
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoSettings, OpenBaoSigner
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import SUBJECT_ENV, Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.kv import KvReader
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OPENBAO, OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import SUBJECT_ENV, GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import credential_lanes, login_pointer
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing.match import find
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing.route import is_kv_command, placeholder_values, route_for
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import secret_kind
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import ENV as INSECURE_HTTP_ENV
 
 TOKEN_ENV = ('BAO_TOKEN', 'VAULT_TOKEN')
-SIGNER_TOKEN_ENV = 'WARDEN_OPENBAO_TOKEN'  # the collection's signing token (openbao.py reads it first)
-AUTH_METHOD_ENV = 'WARDEN_OPENBAO_AUTH_METHOD'  # how the signer logs in (set by the AWX credential type)
+SIGNER_TOKEN_ENV = OPENBAO.env_names('token')[0]  # the collection's signing token (read before BAO_TOKEN)
+AUTH_METHOD_ENV = OPENBAO.env_names('auth_method')[0]  # how the signer logs in (set by the AWX credential type)
 TOKEN_FILE = '.vault-token'
 # The only environment the OpenBao connection may take from the controller: where and how to
 # connect, never who (no token, role id, secret id, password or JWT variables).
-CONNECTION_ENV = ('BAO_ADDR', 'VAULT_ADDR', 'BAO_NAMESPACE', 'VAULT_NAMESPACE', 'BAO_CACERT', 'BAO_CAPATH',
-                  'VAULT_CACERT', 'VAULT_CAPATH', 'BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY', 'BAO_CLIENT_TIMEOUT',
-                  'VAULT_CLIENT_TIMEOUT', 'BAO_MAX_RETRIES', 'VAULT_MAX_RETRIES', INSECURE_HTTP_ENV)
 CONNECTION_OPTIONS = ('url', 'namespace', 'ca_cert', 'validate_certs', 'timeout', 'retries', 'allow_insecure_http')
+CONNECTION_ENV = tuple(name for option in CONNECTION_OPTIONS for name in OPENBAO.env_names(option))
 LOGIN_LANE_CHOICES = ('fail', 'pointer')
 KV_FLAGS = ('mount', 'field', 'version', 'namespace')
 
@@ -369,9 +368,8 @@ class CredentialFetcher(object):
         if kv['namespace']:
             options['namespace'] = kv['namespace']
         settings = OpenBaoSettings(options, env=conn_env)
-        signer = OpenBaoSigner(settings)
         try:
-            data, metadata = signer.kv2_read(kv['mount'], kv['path'], kv['version'])
+            data, metadata = KvReader(settings).kv2_read(kv['mount'], kv['path'], kv['version'])
         except WardenError as exc:
             raise self._refuse('reading %s failed: %s' % (route['id'], exc), route, outcome='failed',
                                reason='read_failed', decision=decision, backend='openbao')

@@ -30,7 +30,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2
     from urlparse import urlsplit  # type: ignore
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import parse_bool
 
 OPTION = 'allow_insecure_http'
 ENV = 'WARDEN_ALLOW_INSECURE_HTTP'

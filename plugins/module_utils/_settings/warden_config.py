@@ -4,36 +4,14 @@
 """Read an existing ops-warden ``warden.yaml`` and map it onto the collection's options.
 
 The play variable ``warden_config`` (or the environment variable ``WARDEN_CONFIG``) names the
-file. Its fields become option values *under* everything else the play says:
-
-    option set on the task  >  warden_* play variable  >  warden_config file
-        >  environment variables  >  defaults
-
-Dict options (``policy``, ``openbao``, ``local_ca``) are layered sub-option by sub-option: a
-sub-option the task or the play variable leaves unset is taken from the file, then from its
-environment variable, then from its default. The actor source is the exception: the file's
-inventory is used only when neither the task nor the play names actors or an inventory file.
-
-What the file may hold is the table ``FIELDS`` below (plus the aliases in ``ALIASES``); every key
-of ops-warden's documented ``warden.yaml`` is there, with its documented meaning:
-
-- a field mapped onto an option is validated and converted (relative paths are resolved against
-  the directory of the ``warden.yaml``, ``~`` is expanded); a bad value is an error naming it;
-- a field the file leaves out has ops-warden's default where that differs from the collection's
-  (``OPS_WARDEN_DEFAULTS``: ``backend: local``, ``policy.flex_auth_url: http://127.0.0.1:8080``
-  when the file turns the gate on, the inventory in ``~/.config/warden``); such a default sits
-  where the collection's own defaults sit, under the environment variables;
-- a field the collection has no equivalent for (``NO_EQUIVALENT``) gives a warning naming it;
-- a purely local-CLI field (``LOCAL_CLI``) is accepted and ignored without a word;
-- any other field is a warning naming the field and the file (with the closest known names),
-  never a failure: ops-warden may know fields this collection does not;
-- a secret literal (a token, a SecretID, a passphrase, or any value the secret guard finds
-  secret-looking) is an error naming the field and the kind of secret, never the value: secrets
-  reach the controller as environment variables (``WARDEN_OPENBAO_TOKEN``, ``WARDEN_POLICY_TOKEN``...),
-  never through a configuration file.
-
-Everything here is pure logic (no Ansible import) so it is unit tested directly; the plugins
-call it through ``plugins/plugin_utils/task_vars.py``.
+file; its values sit under the task and the play variables, above the environment
+(``_settings/layers.py``). What the file may hold is the table ``FIELDS`` (plus ``ALIASES``):
+every key of ops-warden's documented ``warden.yaml``. A mapped field is validated and converted
+(relative paths against the file's directory); ops-warden's own defaults fill what the file
+leaves out where they differ from the collection's (``ops_warden_defaults``); a field with no
+equivalent (``NO_EQUIVALENT``) or an unknown one is a warning, never a failure; a local-CLI field
+(``LOCAL_CLI``) is ignored; a secret is an error that never shows the value (secrets reach the
+controller as environment variables). Pure logic, no Ansible import.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,7 +24,7 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, load_yaml_text
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._settings.values import parse_bool
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import ENV_NAME_RE, parse_bool
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
 
 CONFIG_VARIABLE = 'warden_config'
@@ -55,21 +33,6 @@ INVENTORY_NAME = 'inventory.yaml'  # ops-warden keeps it beside warden.yaml (~/.
 OPS_WARDEN_INVENTORY = '~/.config/warden/inventory.yaml'  # ops-warden's default inventory_path
 AUDIT_NAME = 'audit.jsonl'  # the collection's audit file inside ops-warden's state_dir
 
-# Options the file can fill, and the play variable that sets each one (the layer above the file).
-OPTION_VARIABLES = {
-    'policy': 'warden_policy',
-    'backend': 'warden_signing_backend',
-    'openbao': 'warden_openbao',
-    'local_ca': 'warden_local_ca',
-    'audit_log': 'warden_audit_log',
-    'inventory_file': 'warden_inventory_file',
-}
-DICT_OPTIONS = ('policy', 'openbao', 'local_ca')
-
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\Z')
-BACKENDS = {'vault': 'openbao', 'openbao': 'openbao', 'local': 'local', 'auto': 'auto'}
-POLICY_MODES = ('off', 'embedded', 'flex_auth')
-AUTH_METHODS = ('approle', 'cert', 'jwt', 'kubernetes', 'token', 'userpass')
 
 # warden.yaml field -> (option, sub-option or None, kind). The option names are the collection's.
 FIELDS = {
@@ -141,14 +104,7 @@ NO_EQUIVALENT = {
                          '48/24/8 hours for adm/agt/atm',
     'catalog': 'set warden_routing_catalog (or WARDEN_ROUTING_CATALOG) for the credential lookups',
 }
-# ops-warden's defaults where they differ from the collection's: option (dotted) -> (value, the environment
-# variables that win over it, the file field that implies it or None). Applied by fill_options, under the
-# environment: they replace the collection's defaults, nothing more.
 DEFAULT_FLEX_AUTH_URL = 'http://127.0.0.1:8080'
-OPS_WARDEN_DEFAULTS = {
-    'backend': ('local', ('WARDEN_SIGNING_BACKEND',), None),
-    'policy.url': (DEFAULT_FLEX_AUTH_URL, ('WARDEN_POLICY_URL',), 'policy.mode'),  # only when the file enables the gate
-}
 # Purely local-CLI concerns of the ops-warden command line: accepted and ignored.
 LOCAL_CLI = ('color', 'editor', 'log_level', 'output', 'version', 'worker')
 DERIVED = ('enabled', 'state_dir')  # fields that only fill an option no other field sets
@@ -183,6 +139,21 @@ def _fail(path, problems):
     raise ValidationError(problems, what='warden_config file %s' % path)
 
 
+# The option groups' names and lists are imported when a file is read, not with this module: every
+# plugin loads it (plugin_utils/task_vars.py), most runs without a warden.yaml.
+
+def ops_warden_defaults():
+    """ops-warden's defaults where they differ from the collection's: option (dotted) -> (value, the
+    environment variables that win over it, the file field that implies it or None). Applied by
+    fill_options, under the environment: they replace the collection's defaults, nothing more."""
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import POLICY
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKEND_ENV
+    return {
+        'backend': ('local', (BACKEND_ENV,), None),
+        'policy.url': (DEFAULT_FLEX_AUTH_URL, tuple(POLICY.env_names('url')), 'policy.mode'),  # the file enables the gate
+    }
+
+
 def _resolve_path(value, base):
     value = os.path.expanduser(value)
     if not os.path.isabs(value):
@@ -193,6 +164,10 @@ def _resolve_path(value, base):
 def _convert(value, kind, base):
     """(value, problem): the option value for one field, or why it is wrong (never echoing secrets;
     the document was scanned for secret-looking values before this runs)."""
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import MODES
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import AUTH_METHODS
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import HOST_ROLE_KEY
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS
     if kind in ('bool', 'inverse_bool', 'enabled'):
         parsed = parse_bool(value) if isinstance(value, (bool, str)) else None
         if parsed is None:
@@ -216,7 +191,7 @@ def _convert(value, kind, base):
         if not isinstance(value, dict) or not value:
             return None, 'must be a mapping of actor type (adm, agt, atm) to an OpenBao SSH role name'
         for actor_type, role in value.items():
-            if actor_type not in ACTOR_TYPES and actor_type != 'host':  # host: the host role, like host_role
+            if actor_type not in ACTOR_TYPES and actor_type != HOST_ROLE_KEY:  # the host role, like host_role
                 return None, 'unknown actor type %r (expected adm, agt, atm, or host for the host role)' % (actor_type,)
             if not isinstance(role, str) or not role.strip():
                 return None, 'the role for %s must be a non-empty string' % actor_type
@@ -231,16 +206,17 @@ def _convert(value, kind, base):
             return None, 'must start with http:// or https://, got %r' % (value,)
         return value.rstrip('/'), None
     if kind == 'backend':
-        if value not in BACKENDS:
+        backends = dict([(name, name) for name in BACKENDS], vault='openbao')  # and ops-warden's name for OpenBao
+        if value not in backends:
             return None, 'must be one of vault, openbao, local, got %r' % (value,)
-        return BACKENDS[value], None
+        return backends[value], None
     if kind == 'mode':
-        if value not in POLICY_MODES:
-            return None, 'must be one of %s, got %r' % (', '.join(POLICY_MODES), value)
+        if value not in MODES:
+            return None, 'must be one of %s, got %r' % (', '.join(MODES), value)
         return value, None
     if kind == 'auth_method':
         if value not in AUTH_METHODS:
-            return None, 'must be one of %s, got %r' % (', '.join(AUTH_METHODS), value)
+            return None, 'must be one of %s, got %r' % (', '.join(sorted(AUTH_METHODS)), value)
         return value, None
     if kind == 'key_type':
         if value not in ('ed25519', 'ecdsa', 'rsa'):
@@ -356,7 +332,7 @@ def parse_config(data, path, exists=os.path.exists):
                 fields['inventory_file'] = how
                 break
     defaults = {}
-    for target, (value, env_names, implied_by) in OPS_WARDEN_DEFAULTS.items():
+    for target, (value, env_names, implied_by) in ops_warden_defaults().items():
         option, dummy, sub = target.partition('.')
         given = options.get(option, {}).get(sub) if sub else options.get(option)
         if given is None and (implied_by is None or _implies(options, implied_by, target)):
@@ -422,54 +398,3 @@ def load_config(path):
     config = parse_config(data, path)
     _CACHE[key] = config
     return config
-
-
-def is_set(value):
-    """An option counts as set when it is not None and, for a dict, has a sub-option that is not None."""
-    if value is None:
-        return False
-    if isinstance(value, dict):
-        return any(v is not None for v in value.values())
-    return True
-
-
-def layered(option, higher, from_file):
-    """The value of ``option`` with the file's value under ``higher`` (what the task or play set).
-
-    Dict options are merged sub-option by sub-option: the higher layer's non-None sub-options win.
-    """
-    if option in DICT_OPTIONS:
-        if not from_file:
-            return higher
-        merged = dict(from_file)
-        merged.update((k, v) for k, v in (higher or {}).items() if v is not None)
-        return merged
-    return higher if is_set(higher) else (from_file if from_file is not None else higher)
-
-
-def fill_options(chosen, config, actor_source_given, env=None):
-    """Options with the file's values layered under ``chosen`` ({option: value the task or play set,
-    or None}). The file's inventory counts only when ``actor_source_given`` is false; ``subject``
-    is filled only when ``chosen`` has that key. ops-warden's defaults (``config.defaults``) fill
-    what is still unset where no environment variable (``env``, default os.environ) sets it either.
-    Returns a new dict."""
-    result = dict(chosen)
-    if config is None:
-        return result
-    env = os.environ if env is None else env
-    for option in chosen:
-        if option == 'inventory_file':
-            if not actor_source_given and not is_set(chosen.get(option)):
-                result[option] = config.get('inventory_file')
-            continue
-        result[option] = layered(option, chosen.get(option), config.get(option))
-    for target, (value, env_names) in sorted(config.defaults.items()):
-        option, dummy, sub = target.partition('.')
-        if option not in chosen or any(env.get(name) not in (None, '') for name in env_names):
-            continue
-        if not sub:
-            if not is_set(result.get(option)):
-                result[option] = value
-        elif (result.get(option) or {}).get(sub) is None:
-            result[option] = dict(result.get(option) or {}, **{sub: value})
-    return result

@@ -15,19 +15,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.options import result_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import describe
-
-DIFF_KEYS = ('cert_type', 'principals', 'valid_after', 'valid_before', 'ttl_hours', 'serial', 'key_id')
-
-
-def diff_text(info):
-    """A certificate summary (``describe()`` output or a planned request) as diff text."""
-    if not info:
-        return '(no certificate)\n'
-    return ''.join('%s: %s\n' % (k, ', '.join(info[k]) if isinstance(info[k], list) else info[k])
-                   for k in DIFF_KEYS if k in info)
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.results import diff_text, result_fields
 
 
 class CertJob(object):
@@ -109,37 +99,3 @@ class CertJob(object):
             after = {'principals': self.request['principals'], 'ttl_hours': self.request['ttl_hours'],
                      'serial': '(new)', 'cert_type': self.request['cert_type']}
         return {'before': diff_text(describe(self.current)), 'after': diff_text(after)}
-
-
-class KnownCABackend(object):
-    """The signing backend while only planning: its CA public keys were read once for the run.
-
-    Deciding keep-or-renew needs only the signing CA's public keys. When the play already read them
-    (the ``ssh_ca_public_key`` lookup, once), a converged host pays for no backend at all (no
-    ``cryptography`` import or CA key load, no OpenBao client or request); ``factory()`` builds the real
-    backend at the first certificate that must be signed.
-    """
-
-    def __init__(self, ca_keys, name, factory):
-        self._keys = [key.strip() for key in ca_keys if key and key.strip()]
-        self.name = name
-        self._factory = factory
-        self._real = None
-
-    def ca_public_keys(self, cert_type=None):
-        """The keys read for the run (one KnownCABackend per certificate type: user and host CAs may differ)."""
-        return list(self._keys)
-
-    def sign(self, cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now):
-        if self._real is None:
-            self._real = self._factory()
-        return self._real.sign(cert_type, actor_type, public_key, principals, ttl_seconds, key_id, now)
-
-    def take_warnings(self):
-        return self._real.take_warnings() if self._real is not None else []
-
-
-def denied_fields(exc):
-    """Result keys for a PolicyDenied."""
-    return {'reason': exc.decision.reason, 'policy_decision_id': exc.decision.decision_id,
-            'decision': exc.decision.as_dict()}
