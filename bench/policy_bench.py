@@ -39,7 +39,8 @@ def bench_policy(requests=3000, repeats=3, batch=100, singles=500, workdir=None)
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
     from tests.bed import credential_cases, gate_cases
     from tests.bed.pdp import PdpProcess
 

@@ -530,8 +530,8 @@ def collection_path_in_process(bed, keys):
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import build_service
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
     saved = dict((k, os.environ.get(k)) for k in ('BAO_ADDR', 'BAO_TOKEN'))
     os.environ.update(BAO_ADDR=bed.bao.url, BAO_TOKEN=bed.bao.token)
     args = {'actor': SIGN_ACTOR, 'principals': None, 'ttl_hours': None, 'subject': None, 'actors': ACTORS,
@@ -630,10 +630,13 @@ def bench_registry(opts):
     from tests.bed.collection_path import ensure_on_path  # pylint: disable=import-outside-toplevel
     ensure_on_path()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.netkingdom.warden.plugins.module_utils import actors as actors_mu
-    from ansible_collections.netkingdom.warden.plugins.module_utils import gate as gate_mu
-    from ansible_collections.netkingdom.warden.plugins.module_utils import policy as policy_mu
-    from ansible_collections.netkingdom.warden.plugins.module_utils import registry as registry_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as actors_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as policy_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build_mu
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate_mu
 
     types = ('adm', 'agt', 'atm')
     max_ttl = {'adm': 48, 'agt': 24, 'atm': 8}
@@ -667,12 +670,12 @@ def bench_registry(opts):
     for dummy in range(opts.repeats):
         start = time.perf_counter()
         actors, dummy_warnings = actors_mu.load_actors(inventory)
-        snapshot = registry_mu.build_snapshot(actors)
+        snapshot = registry_build_mu.build_snapshot(actors)
         text = registry_mu.to_text(snapshot)
-        registry_mu.validate_snapshot(registry_mu.parse_snapshot_text(text))
+        registry_validate_mu.validate_snapshot(registry_validate_mu.parse_snapshot_text(text))
         # A cold build: the gate caches indexes by digest.
         policy_mu._INDEXES.clear()  # pylint: disable=protected-access
-        gate = policy_mu.Gate(policy_mu.GateSettings({'mode': 'embedded'}, env={}), actors)
+        gate = policy_mu.Gate(GateSettings({'mode': 'embedded'}, env={}), actors)
         build.append(time.perf_counter() - start)
         snapshot_bytes = len(text)
         reqs = requests_for(actors)
@@ -1106,7 +1109,7 @@ def main(argv=None):
     if unknown:
         parser.error('unknown size or section: %s' % ', '.join(str(u) for u in unknown))
     collections = os.path.abspath(opts.collections)
-    if not (Path(collections) / 'ansible_collections/netkingdom/warden/plugins/module_utils/gate.py').exists():
+    if not (Path(collections) / 'ansible_collections/netkingdom/warden/plugins/module_utils/_gate/rules.py').exists():
         say('no collection in %s: run scripts/build-collection first' % collections)
         return 2
     os.environ['WARDEN_TEST_COLLECTIONS'] = collections

@@ -9,7 +9,8 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import ACTIVITY_SPEC, query, resolve_path
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.files import resolve_path
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import ACTIVITY_SPEC, query
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import play_audit_log
 

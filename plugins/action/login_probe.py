@@ -18,11 +18,12 @@ import time
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import principal_problem
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import SIGNING_SPEC, build_service
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import account_problem, address_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import principal_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import account_problem, address_problem
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 PROBE_SPEC = dict(SIGNING_SPEC, **{

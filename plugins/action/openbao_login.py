@@ -10,12 +10,9 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
-    OpenBaoSettings,
-    OpenBaoSigner,
-    argument_spec,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import backend_name
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings, openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import backend_name
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 
@@ -27,7 +24,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec={
-            'openbao': argument_spec(),
+            'openbao': openbao_argument_spec(),
             'only_when_needed': {'type': 'bool', 'default': False},
         })
         args = apply_play_defaults(args, task_vars, self._templar, signing=True)

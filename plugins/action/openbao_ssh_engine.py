@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ensure OpenBao's SSH engine (mount, CA, roles, signer policy) from the controller.
 
-The logic is in module_utils/ssh_engine.py; this plugin validates the options, runs it with the
-controller's OpenBao session and scrubs every secret from what it returns.
+The logic is in module_utils/_openbao/ssh_engine_spec.py (options) and ssh_engine_ensure.py (the
+engine); this plugin validates the options, runs it with the controller's OpenBao session and
+scrubs every secret from what it returns.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,15 +15,12 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import (
-    OpenBaoSettings,
-    OpenBaoSigner,
-    argument_spec,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils.ssh_engine import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings, openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_ensure import SshEngine
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_spec import (
     CA_KEY_TYPES,
     DEFAULT_POLICY_NAME,
-    SshEngine,
     build_spec,
 )
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
@@ -38,7 +36,7 @@ CA_OPTIONS = {
     'make_default': {'type': 'bool', 'default': False},
 }
 ENGINE_SPEC = {
-    'openbao': argument_spec(),
+    'openbao': openbao_argument_spec(),
     'mount': {'type': 'str'},
     'host_mount': {'type': 'str'},
     'ca': {'type': 'dict', 'default': {}, 'options': CA_OPTIONS},

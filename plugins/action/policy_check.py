@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import (
     POLICY_CHECK_EXCLUSIVE,
     POLICY_CHECK_SPEC,
     policy_check,

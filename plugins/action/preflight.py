@@ -11,10 +11,11 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import argument_spec as openbao_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import ACTOR_SOURCE_SPEC, policy_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils.preflight import DEFAULT_SSHD_MIN, run_preflight
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import BACKENDS, local_ca_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.checks import DEFAULT_SSHD_MIN, run_preflight
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS, local_ca_argument_spec
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 PREFLIGHT_SPEC = dict(ACTOR_SOURCE_SPEC, **{

@@ -13,9 +13,9 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     PRINCIPALS_DRIFT_EXCLUSIVE,
     PRINCIPALS_DRIFT_SPEC,
     drift_report,

@@ -13,9 +13,9 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings, policy_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import load_snapshot_file
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry_checks import make_client, verify_instance
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings, policy_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import load_snapshot_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import make_client, verify_instance
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 VERIFY_SPEC = {

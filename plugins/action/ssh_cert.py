@@ -12,16 +12,12 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import reported_names_note
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, denied_fields
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
-    SSH_CERT_EXCLUSIVE,
-    SSH_CERT_SPEC,
-    build_service,
-    default_key_path,
-    parse_renew_before,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import reported_names_note
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SSH_CERT_EXCLUSIVE, SSH_CERT_SPEC, default_key_path, parse_renew_before
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.results import denied_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, build_service
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
 HOST_MODULE = 'netkingdom.warden.ssh_cert_file'

@@ -14,23 +14,15 @@ import functools
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import (
-    SIGNING_SPEC,
-    build_service,
-    parse_renew_before,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, KnownCABackend, denied_fields
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC, parse_renew_before
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import KnownCABackend, backend_name, host_ca_is_user_ca, make_backend
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.results import denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import reported_names_note
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
-    PolicyDenied,
-    SigningService,
-    backend_name,
-    cert_request,
-    host_ca_is_user_ca,
-    make_backend,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import reported_names_note
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, SigningService, build_service
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.sshd_trust import (
     file_diff,
     host_cert_path,
     inspect_paths,
@@ -218,7 +210,7 @@ class ActionModule(ActionBase):
             ca_keys = args['signing_ca_keys']
         if ca_keys:
             # planning needs only the host CA's public keys read once for the run; the backend is built at a sign
-            from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+            from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
             factory = functools.partial(make_backend, args.get('backend'), args.get('openbao'), args.get('local_ca'))
             backend = KnownCABackend(ca_keys, backend_name(args.get('backend'), args.get('openbao')), factory)
             service = SigningService(backend, audit=AuditLog(args.get('audit_log')))
@@ -245,8 +237,8 @@ class ActionModule(ActionBase):
         items = args['actor_certs']
         if not items:
             return [], []
-        from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
-        from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+        from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
+        from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
         actors, dummy = resolve_actors(args.get('actors'), args.get('inventory_file'))
         name = backend_name(args.get('backend'), args.get('openbao'))
         factory = functools.partial(make_backend, args.get('backend'), args.get('openbao'), args.get('local_ca'))
@@ -255,7 +247,7 @@ class ActionModule(ActionBase):
         service = SigningService(backend, audit=AuditLog(args.get('audit_log')), actors=actors)
         seen_keys = dict((entry['key'], entry) for entry in seen.get('actor_keys') or [])
         kept, pending = [], []
-        from ansible_collections.netkingdom.warden.plugins.module_utils.policy import subject_for
+        from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import subject_for
         for item in items:
             entry = seen_keys.get(item['key']) or {}
             # a fleet run: each actor its own subject (the inventory's), never one for all (issue 13)

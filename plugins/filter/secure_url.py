@@ -4,7 +4,7 @@
 """The ``secure_url`` filter: the URL unchanged, or an error when a token would go to it over plain http://.
 
 For role tasks that send a token with a stock module (``ansible.builtin.uri``); the rule is the one every
-plugin of the collection applies (plugins/module_utils/url_check.py)."""
+plugin of the collection applies (plugins/module_utils/_settings/url_check.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +12,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.url_check import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.url_check import (
     OPTION,
     insecure_http_allowed,
     url_problem,

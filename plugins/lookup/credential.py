@@ -210,13 +210,11 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.credential_access import CredentialFetcher
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.credentials import CredentialFetcher
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import (
-    load_catalog_file,
-    placeholder_values,
-    route_warnings,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import load_catalog_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.match import route_warnings
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.route import placeholder_values
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import lookup_var_options, play_signer_openbao
 
 display = Display()

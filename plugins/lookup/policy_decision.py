@@ -77,13 +77,10 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import (
-    Gate,
-    GateSettings,
-    policy_request,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate, policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
 display = Display()

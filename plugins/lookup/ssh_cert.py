@@ -76,9 +76,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import set_lookup_options
 
 display = Display()

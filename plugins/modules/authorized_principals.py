@@ -190,8 +190,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio imp
     write_file,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     DEFAULT_PATH_TEMPLATE,
     MAX_FILE_BYTES,
     account_problem,

@@ -251,7 +251,8 @@ catalog:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import list_routes, route_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.match import route_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.route import list_routes
 
 
 def main():

@@ -118,7 +118,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio imp
     read_file,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     MAX_FILE_BYTES,
     account_from_filename,
     account_problem,

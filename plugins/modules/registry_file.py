@@ -197,8 +197,8 @@ import shlex
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import count_actors
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry_deploy import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import count_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.deploy import (
     DeployError,
     default_backup_dir,
     inspect_file,

@@ -146,16 +146,13 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio imp
     read_file,
     write_file,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import resolve_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.routing import credential_lanes, load_catalog_file
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry import (
-    build_snapshot,
-    count_actors,
-    describe_changes,
-    load_snapshot_file,
-    to_text,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import credential_lanes, load_catalog_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import count_actors, to_text
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.build import build_snapshot
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import load_snapshot_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.summary import describe_changes
 
 
 def read_existing(path):

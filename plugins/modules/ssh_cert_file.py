@@ -130,7 +130,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio imp
     write_file,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import parse_public_key, CERT_SUFFIX
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import parse_public_key, CERT_SUFFIX
 
 
 def read_line(module, path, trust):

@@ -263,7 +263,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio imp
     remove_file,
     write_file,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_ids import resolve_id
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
 
 FILE_MODE = 0o644
 NEW_DIRECTORY = (0o755, None, None)  # the module's user: root under become

@@ -32,7 +32,7 @@ import re
 import time
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import Trust, write_file
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import describe, secret_kind
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, secret_kind
 
 FORMAT = 'netkingdom.warden.rollout_report/1'
 MAX_TEXT = 400

@@ -1,16 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Play variables that action plugins use when the task does not say otherwise.
+"""The play layers of every plugin's options: the warden_* play variables, then the warden.yaml named
+by ``warden_config`` (or ``WARDEN_CONFIG``), under what the task sets (``_settings/layers.py``).
 
-Precedence, for every plugin (action plugins through :func:`apply_play_defaults`, lookups through
-:func:`set_lookup_options`)::
-
-    option set on the task > warden_* play variable > the ops-warden warden.yaml named by
-    warden_config (or WARDEN_CONFIG) > environment variables > defaults
-
-The environment variables and defaults are applied later, where each option is read
-(GateSettings, make_backend, OpenBaoSettings, AuditLog), only to what is still unset here.
+Action plugins call :func:`apply_play_defaults`, lookups :func:`set_lookup_options`. The environment
+variables and defaults are applied later, where each option group is read (GateSettings,
+OpenBaoSettings, the local CA, AuditLog), only to what is still unset here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,32 +20,23 @@ from ansible.errors import AnsibleActionFail, AnsibleLookupError
 from ansible.utils.display import Display
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.host_names import INVENTORY_VARIABLE, host_cert_names
-from ansible_collections.netkingdom.warden.plugins.module_utils.warden_config import (
-    CONFIG_ENV,
-    CONFIG_VARIABLE,
-    OPTION_VARIABLES,
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import INVENTORY_VARIABLE, host_cert_names
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.layers import (
+    ACTOR_SOURCE,
+    FILE_OPTIONS,
+    PLAY_VARIABLES,
+    SIGNING_OPTIONS,
     fill_options,
     is_set,
     layered,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.warden_config import (
+    CONFIG_ENV,
+    CONFIG_VARIABLE,
     load_config,
 )
 
 display = Display()
-
-# option -> play variable read when the option is not set on the task
-VARIABLE_DEFAULTS = {
-    'actors': 'warden_actors',
-    'inventory_file': 'warden_inventory_file',
-    'policy': 'warden_policy',
-}
-# signing options -> play variable
-SIGNING_DEFAULTS = {
-    'openbao': 'warden_openbao',
-    'local_ca': 'warden_local_ca',
-    'backend': 'warden_signing_backend',
-    'audit_log': 'warden_audit_log',
-}
 
 
 def task_var(task_vars, templar, name):
@@ -94,8 +81,8 @@ def play_audit_log(task_vars, templar):
     """The audit log the play names: ``warden_audit_log``, else the warden_config file's; or None
     (then WARDEN_AUDIT_LOG and the default apply)."""
     task_vars = task_vars or {}
-    if task_vars.get(OPTION_VARIABLES['audit_log']) is not None:
-        path = templar.template(task_vars[OPTION_VARIABLES['audit_log']])
+    if task_vars.get(PLAY_VARIABLES['audit_log']) is not None:
+        path = templar.template(task_vars[PLAY_VARIABLES['audit_log']])
         if path:
             return path
     config = play_config(task_vars, templar)
@@ -119,24 +106,24 @@ def apply_play_defaults(args, task_vars, templar, signing=False):
 
     actor_source = args.get('actors') is not None or bool(args.get('inventory_file'))
     if not actor_source:
-        actors = var(VARIABLE_DEFAULTS['actors'])
+        actors = var(PLAY_VARIABLES['actors'])
         if actors is not None:
             args['actors'] = actors
         else:
-            args['inventory_file'] = var(VARIABLE_DEFAULTS['inventory_file'])
+            args['inventory_file'] = var(PLAY_VARIABLES['inventory_file'])
         actor_source = actors is not None or bool(args.get('inventory_file'))
     policy = args.get('policy') or {}
     if not is_set(policy):
-        args['policy'] = var(VARIABLE_DEFAULTS['policy']) or {}
+        args['policy'] = var(PLAY_VARIABLES['policy']) or {}
     if signing:
-        for option, name in SIGNING_DEFAULTS.items():
+        for option in SIGNING_OPTIONS:
             value = args.get(option)
             if not is_set(value):
-                args[option] = var(name) if var(name) is not None else value
+                args[option] = var(PLAY_VARIABLES[option]) if var(PLAY_VARIABLES[option]) is not None else value
     config = play_config(task_vars, templar)
     if config is not None:
         chosen = dict((option, args.get(option)) for option in ['policy', 'inventory_file'] + (
-            list(SIGNING_DEFAULTS) if signing else []))
+            list(SIGNING_OPTIONS) if signing else []))
         if 'subject' in args:
             chosen['subject'] = args['subject']
         args.update(fill_options(chosen, config, actor_source))
@@ -155,7 +142,7 @@ def play_signer_openbao(plugin, variables):
         return templar.template(variables[name]) if templar is not None else variables[name]
 
     config = _config(var(CONFIG_VARIABLE) or os.environ.get(CONFIG_ENV) or None, AnsibleLookupError)
-    play = var(OPTION_VARIABLES['openbao'])
+    play = var(PLAY_VARIABLES['openbao'])
     return layered('openbao', play if isinstance(play, dict) else None,
                    config.get('openbao') if config is not None else None) or {}
 
@@ -192,14 +179,14 @@ def set_lookup_options(plugin, variables, direct):
     config = _config(path, AnsibleLookupError)
     if config is not None:
         chosen = {}
-        for option in [o for o in OPTION_VARIABLES if o in definitions] + (
+        for option in [o for o in FILE_OPTIONS if o in definitions] + (
                 ['subject'] if 'subject' in definitions else []):
             value = direct.get(option)
             if not is_set(value):
-                value = var_options.get(OPTION_VARIABLES.get(option))
+                value = var_options.get(PLAY_VARIABLES.get(option))
             chosen[option] = value
-        actor_source = any(is_set(direct.get(o)) for o in ('actors', 'inventory_file')) or any(
-            var_options.get(v) is not None for v in ('warden_actors', 'warden_inventory_file'))
+        actor_source = any(is_set(direct.get(o)) for o in ACTOR_SOURCE) or any(
+            var_options.get(PLAY_VARIABLES[o]) is not None for o in ACTOR_SOURCE)
         for option, value in fill_options(chosen, config, actor_source).items():
             if value is not None and value != chosen[option]:
                 direct[option] = value  # above the play variable, which it already includes

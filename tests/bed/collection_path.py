@@ -10,8 +10,8 @@ import os
 import sys
 
 ENV = "WARDEN_TEST_COLLECTIONS"
-PROBE = os.path.join("ansible_collections", "netkingdom", "warden", "plugins", "module_utils", "gate.py")
-PROBE_MODULE = "ansible_collections.netkingdom.warden.plugins.module_utils.gate"
+PROBE = os.path.join("ansible_collections", "netkingdom", "warden", "plugins", "module_utils", "_gate", "rules.py")
+PROBE_MODULE = "ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules"
 
 
 class CollectionPathError(RuntimeError):

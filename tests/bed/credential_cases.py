@@ -33,32 +33,32 @@ def load_table(path=CASES_FILE):
 
 def load_catalog(table=None):
     table = table or load_table()
-    routing = gate_cases._mu("routing")
+    routing = gate_cases._mu("_routing.catalog")
     return routing.load_catalog_file(str(CASES_DIR / table["catalog"]), today=FIXED_DAY)
 
 
 def lanes(table=None):
     table = table or load_table()
-    return gate_cases._mu("routing").credential_lanes(load_catalog(table), table["access"])
+    return gate_cases._mu("_routing.catalog").credential_lanes(load_catalog(table), table["access"])
 
 
 def fixture_snapshot(actors=None, table=None):
     """Actors + credential lanes, as flex-auth would load it."""
-    return gate_cases._mu("registry").build_snapshot(actors or gate_cases.load_fixture_actors(),
-                                                     credential_lanes=lanes(table))
+    return gate_cases._mu("_registry.build").build_snapshot(actors or gate_cases.load_fixture_actors(),
+                                                            credential_lanes=lanes(table))
 
 
 def write_fixture_snapshot(path, actors=None):
     snapshot = fixture_snapshot(actors)
-    Path(path).write_text(gate_cases._mu("registry").to_text(snapshot))
+    Path(path).write_text(gate_cases._mu("_registry.snapshot").to_text(snapshot))
     return snapshot
 
 
 def case_request(case, catalog):
     if "request" in case:
         return copy.deepcopy(case["request"])
-    access = gate_cases._mu("credential_access")
-    gate = gate_cases._mu("gate")
+    access = gate_cases._mu("_routing.credentials")
+    gate = gate_cases._mu("_gate.rules")
     entry = catalog.get(case["lane"])
     subject = case["subject"]
     body = gate.build_credential_request(entry["policy_ref"], entry["id"], entry["lane"], entry["owner_repo"],

@@ -35,19 +35,19 @@ def load_table(path=CASES_FILE):
 
 def load_fixture_actors(path=ACTORS_FILE):
     """The fixture inventory through the collection's own strict loader."""
-    actors, warnings = _mu("actors").load_inventory_file(str(path))
+    actors, warnings = _mu("_inventory.actors").load_inventory_file(str(path))
     if warnings:
         raise ValueError(f"{path}: {warnings}")
     return actors
 
 
 def fixture_snapshot(actors=None):
-    return _mu("registry").build_snapshot(actors or load_fixture_actors())
+    return _mu("_registry.build").build_snapshot(actors or load_fixture_actors())
 
 
 def write_fixture_snapshot(path, actors=None):
     """Write the snapshot file the PDP serves; return the snapshot."""
-    registry = _mu("registry")
+    registry = _mu("_registry.snapshot")
     snapshot = fixture_snapshot(actors)
     Path(path).write_text(registry.to_text(snapshot))
     return snapshot
@@ -66,8 +66,8 @@ def case_request(case, actors, fingerprint):
     if "request" in case:
         return copy.deepcopy(case["request"])
     actor = actors[case["actor"]]
-    body = _mu("gate").build_request(actor["name"], actor["type"], actor["principals"],
-                                     actor["ttl_hours"], fingerprint)
+    body = _mu("_gate.rules").build_request(actor["name"], actor["type"], actor["principals"],
+                                            actor["ttl_hours"], fingerprint)
     for dotted, value in (case.get("request_overrides") or {}).items():
         node, key = _walk(body, dotted)
         node[key] = copy.deepcopy(value)

@@ -131,7 +131,7 @@ def write_trail(tmp_path):
         ''.join(json.dumps(r) + '\n' for r in old) + 'this line is not json\n')
     audit.write_text(''.join(json.dumps(r) + '\n' for r in new) + '{"kind": "sign", "serial": "torn')
     ensure_on_path()
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
     AuditLog(str(audit), node='ctl-test').record(
         kind='sign', actor='agt-state-hub-bridge', actor_type='agt', host='web-01', principals=['agt-task-bridge'],
         ttl_hours=24, backend='local', serial='s10', policy_decision_id='decision:0123456789abcdef',

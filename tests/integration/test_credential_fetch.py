@@ -30,13 +30,15 @@ from tests.bed.pdp import PdpProcess  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry, routing  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.credential_access import (  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing.credentials import (  # noqa: E402
     CredentialFetcher,
     CredentialRefused,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import reset_sessions  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.session import reset_sessions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = _ROOT / 'docs' / 'examples' / 'routing' / 'catalog.yaml'
@@ -75,7 +77,7 @@ class Bed(object):
         self.catalog_path = self.workdir / 'catalog.yaml'
         shutil.copy(EXAMPLE, self.catalog_path)
         catalog = routing.load_catalog_file(str(self.catalog_path))
-        snapshot = registry.build_snapshot({}, credential_lanes=routing.credential_lanes(catalog, ACCESS))
+        snapshot = registry_build.build_snapshot({}, credential_lanes=routing.credential_lanes(catalog, ACCESS))
         self.snapshot_path = self.workdir / 'registry.json'
         self.snapshot_path.write_text(registry.to_text(snapshot))
         self.pdp = PdpProcess(self.snapshot_path, self.workdir / 'pdp').start()

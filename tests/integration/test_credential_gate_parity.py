@@ -21,8 +21,11 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from tests.bed import credential_cases, gate_cases  # noqa: E402
 
 pytest_plugins = ["tests.integration.pdp_fixtures"]
@@ -49,7 +52,7 @@ def lane_pdp(lane_snapshot_file, gate_collections, pdp_isolated, tmp_path_factor
 
 @pytest.fixture(scope="module")
 def index(lane_snapshot_file):
-    return registry.RegistryIndex(registry.load_snapshot_file(str(lane_snapshot_file)))
+    return registry.RegistryIndex(registry_validate.load_snapshot_file(str(lane_snapshot_file)))
 
 
 def test_table_over_http_matches_embedded(lane_pdp, index):

@@ -19,7 +19,7 @@ from tests.bed.collection_path import ensure_on_path
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError  # noqa: E402
 
 hypothesis = pytest.importorskip('hypothesis')

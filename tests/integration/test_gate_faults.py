@@ -29,8 +29,9 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from tests.bed import gate_cases  # noqa: E402
 
 pytest_plugins = ["tests.integration.pdp_fixtures"]
@@ -269,7 +270,7 @@ def test_down_then_up_again_on_the_same_port(pdp_ok):
 def fail_open_service(url, tmp_path, actors):
     """The signing path of the ssh_cert lookup (local CA, real audit file) with a remote gate that
     fails open, allowed by the controller."""
-    from ansible_collections.netkingdom.warden.plugins.module_utils.cert_options import build_service
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import build_service
 
     args = {"actors": actors, "inventory_file": None, "backend": "local", "openbao": None,
             "local_ca": {"key_path": str(tmp_path / "ca" / "ca_key"), "create": True},
@@ -288,8 +289,9 @@ def user_key(tmp_path):
 
 @pytest.mark.parametrize("name", ["status403", "status401", "garbage", "noid", "unknown_effect", "huge_effect"])
 def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok, tmp_path, gate_actors, user_key):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import PolicyDenied, cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied
 
     service = fail_open_service(pdp_ok.url, tmp_path, gate_actors)
     request = cert_request("user", service.actors, "agt-state-hub-bridge")
@@ -306,8 +308,8 @@ def test_a_refusal_signs_nothing_and_is_recorded_even_failing_open(name, pdp_ok,
 
 
 def test_an_outage_fails_open_signed_with_its_reason_and_a_warning(pdp_ok, tmp_path, gate_actors, user_key):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
 
     service = fail_open_service(pdp_ok.url, tmp_path, gate_actors)
     request = cert_request("user", service.actors, "agt-state-hub-bridge")

@@ -28,8 +28,11 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 from tests.bed import gate_cases  # noqa: E402
 from tests.bed.pdp import SERVER, PdpStartError  # noqa: E402
 from tests.bed.pki import TestCA  # noqa: E402
@@ -269,7 +272,7 @@ def test_sighup_reload_swaps_registry_and_keeps_old_on_bad_file(make_pdp, gate_a
 
     actors = dict(gate_actors)
     actors["agt-newcomer"] = dict(actors["agt-deploy-runner"], name="agt-newcomer", principals=["agt-new"])
-    grown = registry.build_snapshot(actors)
+    grown = registry_build.build_snapshot(actors)
     path.write_text(registry.to_text(grown))
     health = pdp.reload()
     assert health["registry_digest"] == grown["digest"] and health["reload_errors"] == 0

@@ -176,9 +176,10 @@ def test_v1_snapshot_converts_with_the_documented_command(tmp_path):
     """docs/registry-sync.md: `ansible localhost -m netkingdom.warden.registry_snapshot -a "src=old dest=new"`."""
     from tests.bed.collection_path import ensure_on_path
     ensure_on_path()
-    from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
-    from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
-    built = R.build_snapshot(A.load_actors(ACTORS)[0])
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB
+    built = RB.build_snapshot(A.load_actors(ACTORS)[0])
     old = {'schema': R.SCHEMA_V1, 'tenants': built['tenants'], 'systems': [{'id': 'ops-warden'}], 'groups': [],
            'subjects': [{'id': s['id'], 'type': s['type'], 'groups': []} for s in R.iter_subjects(built)],
            'relationships': built['relationships'], 'resources': []}

@@ -1,4 +1,4 @@
-"""The OpenBao client layer (module_utils/openbao.py, openbao_auth.py) against a real OpenBao.
+"""The OpenBao client layer (module_utils/_openbao/: settings, session, client, signer, auth) against a real OpenBao.
 
 Functional tests use the session's shared dev server (`openbao` fixture) and only add things
 to it (auth mounts, policies, a restricted role, a second SSH mount); fault tests (audit
@@ -28,7 +28,10 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as O  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import OpenBaoError  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.session import reset_sessions  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner  # noqa: E402
 from tests.bed.openbao import OpenBaoDev  # noqa: E402
 
 AGT_POLICY = 'warden-test-agt-signer'
@@ -60,7 +63,7 @@ def no_secret_in_captured_output(capfd, caplog):
 
 
 def expect_error(func, *fragments):
-    with pytest.raises(O.OpenBaoError) as info:
+    with pytest.raises(OpenBaoError) as info:
         func()
     text = str(info.value)
     for fragment in fragments:
@@ -89,11 +92,11 @@ def cert_info(signed_key, tmp_path):
 
 
 def make_settings(url, env=None, require_auth=True, **options):
-    return O.OpenBaoSettings(dict(url=url, **options), env=env or {}, require_auth=require_auth)
+    return OpenBaoSettings(dict(url=url, **options), env=env or {}, require_auth=require_auth)
 
 
 def signer_for(url, **options):
-    return O.OpenBaoSigner(make_settings(url, **options))
+    return OpenBaoSigner(make_settings(url, **options))
 
 
 def enable_auth(bao, path, kind):
@@ -167,7 +170,7 @@ def test_host_certificate_through_host_role(bao, tmp_path):
 def test_a_runbook_role_that_refuses_key_ids_still_signs(tmp_path):
     """Roles made with ops-warden's runbook commands answer 400 to a key_id: the signer sends the request once
     more without it (nothing was signed the first time), remembers the role, and warns once."""
-    O.reset_sessions()
+    reset_sessions()
     with OpenBaoDev(tmp_path / 'bao') as server:
         remember(server.token)
         server.setup_runbook()
@@ -205,11 +208,11 @@ def test_a_runbook_role_that_refuses_key_ids_still_signs(tmp_path):
         expect_error(lambda: signer.sign('agt-role', new_public_key(), ['agt-task-bridge'], 25 * 3600,
                                          key_id='x'), 'above the max_ttl')
         assert len(sign_requests()) == 6
-    O.reset_sessions()
+    reset_sessions()
 
 
 def test_ca_public_key_needs_no_credentials(bao):
-    signer = O.OpenBaoSigner(make_settings(bao.url, require_auth=False))
+    signer = OpenBaoSigner(make_settings(bao.url, require_auth=False))
     assert signer.ca_public_key() == bao.ca_public_key()
     assert signer.health()['sealed'] is False
     assert signer.login_count == 0
@@ -335,11 +338,11 @@ def test_bad_token(bao):
 def test_fifty_signs_log_in_once(lonely, tmp_path):
     audit = lonely.enable_audit_file(tmp_path / 'audit.jsonl')
     role_id, secret_id = setup_approle(lonely, 'approle', AGT_POLICY)
-    O.reset_sessions()
+    reset_sessions()
     options = {'url': lonely.url, 'auth_method': 'approle', 'role_id': role_id, 'secret_id': secret_id}
     started = time.monotonic()
     for index in range(50):  # a new settings and signer object each time, as per-item lookups do
-        signer = O.OpenBaoSigner(O.OpenBaoSettings(options, env={}))
+        signer = OpenBaoSigner(OpenBaoSettings(options, env={}))
         signer.sign('agt-role', new_public_key(), ['agt-task-%d' % index], 600)
     elapsed = time.monotonic() - started
     assert signer.login_count == 1
@@ -366,7 +369,7 @@ def test_login_again_when_the_lease_runs_out(lonely):
 
 # --- faults -----------------------------------------------------------------------------------
 def test_sealed_fails_fast(lonely):
-    signer = O.OpenBaoSigner(make_settings(lonely.url, token=lonely.token, retries=3), backoff=0.5)
+    signer = OpenBaoSigner(make_settings(lonely.url, token=lonely.token, retries=3), backoff=0.5)
     lonely.seal()
     try:
         started = time.monotonic()
@@ -384,7 +387,7 @@ def test_server_stopped_is_unreachable(workdir):
     try:
         remember(server.token)
         server.setup_ssh_engine()
-        signer = O.OpenBaoSigner(make_settings(server.url, token=server.token, retries=1), backoff=0.05)
+        signer = OpenBaoSigner(make_settings(server.url, token=server.token, retries=1), backoff=0.05)
         assert signer.sign('agt-role', new_public_key(), ['agt-x'], 600)['signed_key']
     finally:
         server.stop()
@@ -398,7 +401,7 @@ def test_silent_server_times_out(bao):
         listener.bind(('127.0.0.1', 0))
         listener.listen(8)
         url = 'http://127.0.0.1:%d' % listener.getsockname()[1]
-        signer = O.OpenBaoSigner(make_settings(url, token=bao.token, timeout=0.3, retries=1), backoff=0.01)
+        signer = OpenBaoSigner(make_settings(url, token=bao.token, timeout=0.3, retries=1), backoff=0.01)
         started = time.monotonic()
         expect_error(lambda: signer.sign('agt-role', new_public_key(), ['agt-x'], 600),
                      'did not answer POST ssh/sign/agt-role', 'openbao.timeout', 'unused')
@@ -407,7 +410,7 @@ def test_silent_server_times_out(bao):
 
 def test_tls_failure_says_what_to_set(bao):
     https = bao.url.replace('http://', 'https://')  # TLS against a plain-HTTP listener
-    signer = O.OpenBaoSigner(make_settings(https, token=bao.token, retries=3), backoff=0.5)
+    signer = OpenBaoSigner(make_settings(https, token=bao.token, retries=3), backoff=0.5)
     started = time.monotonic()
     expect_error(signer.ca_public_key, 'TLS to OpenBao at %s failed (wrong version number)' % https,
                  'scheme of openbao.url')

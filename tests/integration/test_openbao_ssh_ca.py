@@ -22,7 +22,10 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as O  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.auth import OpenBaoError  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner  # noqa: E402
 from tests.bed.ansible_run import run_playbook  # noqa: E402
 from tests.bed.openbao import OpenBaoDev  # noqa: E402
 from tests.bed.openbao import OpenBaoError as BedError  # noqa: E402
@@ -179,7 +182,7 @@ def test_second_run_changes_nothing_and_writes_nothing(bed, tmp_path):
 
 def test_the_policy_signs_on_agt_role_and_nothing_else(bed, tmp_path):
     token = bed.bao.create_token([POLICY], no_default_policy=True)
-    signer = O.OpenBaoSigner(O.OpenBaoSettings({'url': bed.bao.url, 'token': token}))
+    signer = OpenBaoSigner(OpenBaoSettings({'url': bed.bao.url, 'token': token}))
     public_key = keygen(tmp_path / 'agent')
     signed = signer.sign('agt-role', public_key, ['agt-task-bridge'], 3600,
                          key_id='warden:agt-state-hub-bridge:decision:0123456789abcdef')
@@ -192,13 +195,13 @@ def test_the_policy_signs_on_agt_role_and_nothing_else(bed, tmp_path):
     # CA rotation trust: every issuer of the mount can be listed
     assert [i['public_key'] for i in signer.issuer_public_keys()] == [bed.ca()]
     # above the type cap: refused, not clamped
-    with pytest.raises(O.OpenBaoError, match='above the max_ttl'):
+    with pytest.raises(OpenBaoError, match='above the max_ttl'):
         signer.sign('agt-role', public_key, ['agt-task-bridge'], 25 * 3600)
     # nothing beyond signing
     with pytest.raises(BedError) as exc:
         bed.bao.request('GET', 'sys/mounts', token=token)
     assert exc.value.status == 403
-    with pytest.raises(O.OpenBaoRequestError) as exc:
+    with pytest.raises(OpenBaoRequestError) as exc:
         signer.read('sys/mounts/ssh')
     assert exc.value.status == 403
     assert 'lacks read on sys/mounts/ssh' in str(exc.value)
@@ -327,8 +330,8 @@ def test_runbook_roles_get_key_ids_and_the_host_ca_a_mount_of_its_own(tmp_path):
 
         # the signer policy signs host certificates on the host mount, with the host CA, for the domain only
         token = bao.create_token([POLICY], no_default_policy=True)
-        signer = O.OpenBaoSigner(O.OpenBaoSettings({'url': bao.url, 'token': token,
-                                                    'host_mount': RUNBOOK_HOST_MOUNT}))
+        signer = OpenBaoSigner(OpenBaoSettings({'url': bao.url, 'token': token,
+                                               'host_mount': RUNBOOK_HOST_MOUNT}))
         signed = signer.sign('host-role', keygen(tmp_path / 'host'), ['web1.fleet.test'], 3600, cert_type='host',
                              key_id='warden:host:web1.fleet.test', mount=RUNBOOK_HOST_MOUNT)
         info = subprocess.run(['ssh-keygen', '-L', '-f', '-'], input=signed['signed_key'], capture_output=True,
@@ -336,7 +339,7 @@ def test_runbook_roles_get_key_ids_and_the_host_ca_a_mount_of_its_own(tmp_path):
         host_fp = subprocess.run(['ssh-keygen', '-l', '-f', '-'], input=host_ca, capture_output=True, text=True,
                                  check=True).stdout.split()[1]
         assert 'Signing CA: ED25519 %s' % host_fp in info and 'Key ID: "warden:host:web1.fleet.test"' in info
-        with pytest.raises(O.OpenBaoError, match='principal not allowed by role host-role on %s' % RUNBOOK_HOST_MOUNT):
+        with pytest.raises(OpenBaoError, match='principal not allowed by role host-role on %s' % RUNBOOK_HOST_MOUNT):
             signer.sign('host-role', keygen(tmp_path / 'other'), ['web1.elsewhere.test'], 3600, cert_type='host',
                         mount=RUNBOOK_HOST_MOUNT)
     finally:

@@ -20,8 +20,8 @@ from tests.bed.openbao import OpenBaoDev, free_port
 from tests.bed.pdp_service import install_pdp_service
 
 ensure_on_path()
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / 'playbooks' / 'deploy_registry.yml'
@@ -43,7 +43,7 @@ FINGERPRINT = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU'
 
 def snapshot_of(actors):
     found, dummy = A.load_actors(actors)
-    return R.build_snapshot(found)
+    return RB.build_snapshot(found)
 
 
 def task_results(run, suffix, host):

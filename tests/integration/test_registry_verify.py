@@ -15,12 +15,14 @@ from tests.bed.openbao import free_port
 pytest_plugins = ["tests.integration.pdp_fixtures"]
 
 ensure_on_path()
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import preflight as P  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry_checks as C  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.flex_auth import FlexAuthClient  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import report as PR  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import registry as PG  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings  # noqa: E402
 
 ACTORS = {
     'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,
@@ -31,7 +33,7 @@ TOKEN = 'pdp-test-token-' + os.urandom(8).hex()
 
 
 def snapshot(actors):
-    return R.build_snapshot(A.load_actors(actors)[0])
+    return RB.build_snapshot(A.load_actors(actors)[0])
 
 
 def write(path, snap):
@@ -135,12 +137,12 @@ def test_a_wrong_token_is_not_health(served):
 
 def test_preflight_gate_check_against_the_pdp(served):
     pdp, path, first, client = served
-    report = P.Report()
-    P.check_gate(report, {'mode': 'flex_auth', 'url': pdp.url, 'token': TOKEN}, first, env={})
+    report = PR.Report()
+    PG.check_gate(report, {'mode': 'flex_auth', 'url': pdp.url, 'token': TOKEN}, first, env={})
     assert [(c['name'], c['ok']) for c in report.checks] == [('flex_auth_healthz', True), ('registry_digest', True)]
-    report = P.Report()
+    report = PR.Report()
     other = snapshot({'atm-other': {'type': 'atm', 'principals': ['atm-x'], 'ttl_hours': 2}})
-    P.check_gate(report, {'mode': 'flex_auth', 'url': pdp.url, 'token': TOKEN}, other, env={})
+    PG.check_gate(report, {'mode': 'flex_auth', 'url': pdp.url, 'token': TOKEN}, other, env={})
     bad = report.failed
     assert [c['name'] for c in bad] == ['registry_digest']
     assert 'serves registry %s, but the inventory builds %s' % (first['digest'], other['digest']) in bad[0]['message']

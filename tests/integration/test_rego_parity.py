@@ -31,7 +31,9 @@ from tests.bed.collection_path import ensure_on_path  # noqa: E402
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate  # noqa: E402
 from tests.bed import credential_cases, gate_cases  # noqa: E402
 from tests.bed.pdp import PdpProcess  # noqa: E402
 
@@ -213,7 +215,7 @@ def lane_registry(tmp_path_factory, gate_actors):
 
 @pytest.fixture(scope="module")
 def index(lane_registry):
-    return registry.RegistryIndex(registry.load_snapshot_file(str(lane_registry)))
+    return registry.RegistryIndex(registry_validate.load_snapshot_file(str(lane_registry)))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ from tests.bed.collection_path import ensure_on_path
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog, log_files, query  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.files import log_files  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 

@@ -39,8 +39,10 @@ from tests.bed.pdp import PdpProcess
 
 ensure_on_path()
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A  # noqa: E402
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry, routing  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 
@@ -99,7 +101,7 @@ class LeakBed(object):
         self.catalog = self.workdir / 'catalog.yaml'
         shutil.copy(EXAMPLE_CATALOG, self.catalog)
         lanes = routing.credential_lanes(routing.load_catalog_file(str(self.catalog)), ACCESS)
-        snapshot = registry.build_snapshot(A.load_actors(ACTORS)[0], credential_lanes=lanes)
+        snapshot = registry_build.build_snapshot(A.load_actors(ACTORS)[0], credential_lanes=lanes)
         (self.workdir / 'registry.json').write_text(registry.to_text(snapshot))
         self.pdp_token = secrets.token_urlsafe(32)
         self.pdp = PdpProcess(self.workdir / 'registry.json', self.workdir / 'pdp', token=self.pdp_token).start()

@@ -36,7 +36,7 @@ from tests.bed.openbao import OpenBaoDev, count_sign_requests
 from tests.bed.pdp import PdpProcess
 
 ensure_on_path()
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import query  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query  # noqa: E402
 
 pytestmark = pytest.mark.reliability
 
@@ -387,9 +387,11 @@ PDP_FAULTS = (('down', 'policy_unavailable'), ('slow', 'policy_unavailable'), ('
 def start_pdps(bed, count):
     """``count`` PDPs serving the rollout's actors (started once for the module)."""
     ensure_on_path()
-    from ansible_collections.netkingdom.warden.plugins.module_utils import actors, registry
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build
     snapshot = bed.workdir / 'registry.json'
-    snapshot.write_text(registry.to_text(registry.build_snapshot(actors.load_actors(ACTORS)[0])))
+    snapshot.write_text(registry.to_text(registry_build.build_snapshot(actors.load_actors(ACTORS)[0])))
     while len(bed.pdps) < count:
         bed.pdps.append(PdpProcess(snapshot, bed.workdir / ('pdp-%d' % len(bed.pdps))).start())
     for pdp in bed.pdps:

@@ -45,8 +45,9 @@ def serial_of(text):
 
 def write_registry(path):
     ensure_on_path()
-    from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
-    from ansible_collections.netkingdom.warden.plugins.module_utils.registry import build_snapshot, to_text
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import to_text
+    from ansible_collections.netkingdom.warden.plugins.module_utils._registry.build import build_snapshot
     actors, dummy = load_actors(REGISTRY_ACTORS)
     path.write_text(to_text(build_snapshot(actors)))
 

@@ -277,7 +277,8 @@ def test_preflight_checks_the_host_role_and_ca_on_the_host_mount(rb):
     """A token that may sign on the user roles but not on ssh-host-signer/: preflight says so, naming that path."""
     from tests.bed.collection_path import ensure_on_path
     ensure_on_path()
-    from ansible_collections.netkingdom.warden.plugins.module_utils.preflight import Report, check_openbao
+    from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.backend import check_openbao
+    from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.report import Report
     rb.bao.write_policy('runbook-user-signer', 'path "ssh/sign/*" { capabilities = ["create", "update"] }')
     token = rb.bao.create_token(['runbook-user-signer'])  # the default policy allows capabilities-self
     report = Report()

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 GOOD = {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24}

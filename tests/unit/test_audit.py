@@ -12,18 +12,13 @@ import time
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import audit as A
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import (
-    ALL_FIELDS,
-    DEFAULT_PATH,
-    FIELDS,
-    AuditError,
-    AuditLog,
-    AuditRefused,
-    log_files,
-    parse_ts,
-    query,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit import files as AF
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit import log as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit import record as AR
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.files import DEFAULT_PATH, AuditError, log_files
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.query import query
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.record import ALL_FIELDS, FIELDS, AuditRefused, parse_ts
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 
 B62 = string.ascii_letters + string.digits
@@ -70,7 +65,7 @@ def test_record_writes_one_compact_json_line_in_schema_order(log_path):
         assert on_disk[key] == value
     assert on_disk['node'] == socket.gethostname()
     when = parse_ts(on_disk['ts'])
-    assert on_disk['ts'].endswith('Z') and abs((A.utc_now() - when).total_seconds()) < 60
+    assert on_disk['ts'].endswith('Z') and abs((AR.utc_now() - when).total_seconds()) < 60
 
 
 def test_explicit_ts_node_and_extra_fields_are_kept(log_path):
@@ -82,7 +77,7 @@ def test_explicit_ts_node_and_extra_fields_are_kept(log_path):
                      action='fetch', policy_decision_id=None, outcome='fetched', node='explicit')
     assert rec['policy_decision_id'] is None and rec['node'] == 'explicit'
     assert json.loads(lines_of(log_path)[1])['policy_decision_id'] is None
-    assert set(A.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(A.EXTRA_FIELDS) <= 13
+    assert set(AR.EXTRA_FIELDS) <= set(ALL_FIELDS) and len(AR.EXTRA_FIELDS) <= 13
 
 
 def test_awx_job_id_from_the_environment(log_path, monkeypatch):
@@ -194,20 +189,20 @@ def test_creates_private_directory_file_and_lock(log_path):
 
 
 def test_path_from_env_default_and_no_way_to_turn_it_off(tmp_path, monkeypatch):
-    monkeypatch.delenv(A.ENV, raising=False)
+    monkeypatch.delenv(AF.ENV, raising=False)
     monkeypatch.setenv('HOME', str(tmp_path / 'home'))
     assert AuditLog().path == str(tmp_path / 'home' / '.local' / 'state' / 'warden' / 'audit.jsonl')
     assert DEFAULT_PATH == '~/.local/state/warden/audit.jsonl'
-    monkeypatch.setenv(A.ENV, str(tmp_path / 'env.jsonl'))
+    monkeypatch.setenv(AF.ENV, str(tmp_path / 'env.jsonl'))
     assert AuditLog().path == str(tmp_path / 'env.jsonl')
     assert AuditLog(str(tmp_path / 'explicit.jsonl')).path == str(tmp_path / 'explicit.jsonl')
     AuditLog().record(kind='sign', actor='agt-x')
     assert query()[0]['actor'] == 'agt-x'
     for word in ('off', 'OFF', 'none', 'false', '/dev/null'):
-        monkeypatch.setenv(A.ENV, word)
+        monkeypatch.setenv(AF.ENV, word)
         with pytest.raises(ValidationError) as info:
             AuditLog()
-        assert A.ENV in str(info.value) and 'cannot be turned off' in str(info.value)
+        assert AF.ENV in str(info.value) and 'cannot be turned off' in str(info.value)
 
 
 def test_not_a_regular_file_is_an_error(tmp_path):
@@ -300,7 +295,8 @@ def test_a_write_that_fails_leaves_no_half_line(tmp_path):
     path = tmp_path / 'audit.jsonl'
     path.write_text('x' * 1000 + '\n')
     code = ('import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (1100, 1100)); '
-            'from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog, AuditError\n'
+            'from ansible_collections.netkingdom.warden.plugins.module_utils._audit.files import AuditError\n'
+            'from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog\n'
             'try:\n    AuditLog(sys.argv[1]).record(kind="sign", reason="y" * 400)\n'
             'except AuditError as exc:\n    print(exc)')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
@@ -351,10 +347,10 @@ def test_keep_zero_drops_the_full_file(log_path):
 @pytest.fixture
 def history(log_path):
     """Ten records over three weeks, across a rotated file and the current one."""
-    now = A.utc_now()
+    now = AR.utc_now()
 
     def ago(**delta):
-        return A.format_ts(now - datetime.timedelta(**delta))
+        return AR.format_ts(now - datetime.timedelta(**delta))
 
     rows = [
         dict(ts=ago(days=20), kind='sign', actor='agt-state-hub-bridge', host='web-01', serial='s1'),
@@ -411,7 +407,7 @@ def test_query_filters(history, filters, expected):
 
 def test_query_through_the_log_object_and_env(history, monkeypatch):
     assert serials(AuditLog(history).query(kind='rotate')) == ['s3']
-    monkeypatch.setenv(A.ENV, history)
+    monkeypatch.setenv(AF.ENV, history)
     assert serials(query(limit=1)) == ['s10']
 
 
@@ -442,7 +438,7 @@ def test_query_without_a_log_is_empty(tmp_path):
 
 
 def test_parse_ts_forms():
-    utc = A.utc_now().tzinfo
+    utc = AR.utc_now().tzinfo
     want = datetime.datetime(2026, 11, 26, 10, 0, 0, tzinfo=utc)
     for text in ('2026-11-26T10:00:00Z', '2026-11-26T10:00:00.000000Z', '2026-11-26T12:00:00+02:00',
                  '2026-11-26T10:00:00', '2026-11-26 05:00:00-0500', '2026-11-26T10:00:00.000000000Z'):

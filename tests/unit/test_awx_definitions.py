@@ -25,9 +25,9 @@ from jinja2 import Environment, meta
 from jinja2.defaults import DEFAULT_NAMESPACE
 from packaging.requirements import Requirement
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import credential_access as CA
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as OB
-from ansible_collections.netkingdom.warden.plugins.module_utils import policy as PO
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import credentials as CA
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import settings as OB
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import settings as PO
 from tests.bed import awx_credentials as AWX
 from tests.bed.ansible_run import run_playbook
 from tests.bed.collection_tarball import collection_tarball, collection_version, install_tarball
@@ -165,8 +165,8 @@ def test_ee_example_from_galaxy_builds_a_context_that_installs_the_collection(tm
 # --- credential types --------------------------------------------------------------------------
 
 CREDENTIAL_TYPES = {
-    'openbao': (AWX_DIR / 'credential_types' / 'openbao.yml', OB.OPENBAO_OPTIONS, OB.SECRET_OPENBAO_OPTIONS),
-    'flex_auth': (AWX_DIR / 'credential_types' / 'flex_auth.yml', PO.POLICY_OPTIONS, PO.SECRET_POLICY_OPTIONS),
+    'openbao': (AWX_DIR / 'credential_types' / 'openbao.yml', OB.OPENBAO.options, OB.OPENBAO.secrets),
+    'flex_auth': (AWX_DIR / 'credential_types' / 'flex_auth.yml', PO.POLICY.options, PO.POLICY.secrets),
 }
 
 
@@ -175,7 +175,7 @@ CONTROLLER_ENV = {'flex_auth': {PO.UNGATED_ENV: 'allow_ungated'}}
 
 
 def env_to_option(options):
-    return dict((env, name) for name, (dummy, envs, dummy2) in options.items() for env in envs)
+    return dict((env, name) for name, option in options.items() for env in option.env)
 
 
 @pytest.mark.parametrize('which', sorted(CREDENTIAL_TYPES))
@@ -215,7 +215,7 @@ def test_credential_type_injects_only_variables_the_collection_reads(which, tmp_
             assert all(readers[name] in secret_options for name in in_env), (fid, in_env)
     for name, text in env.items():  # file injectors are named by path
         if text in [str(tmp_path / 'env' / f) for f in files]:
-            assert options[readers[name]][2] == 'path', name
+            assert options[readers[name]].kind == 'path', name
 
 
 def test_openbao_credential_reaches_the_collection_settings(tmp_path):
@@ -470,7 +470,7 @@ def test_registry_deploys_and_preflight_are_never_sliced():
 
 
 def test_skip_choices_are_preflight_checks():
-    source = (ROOT / 'plugins' / 'module_utils' / 'preflight.py').read_text()
+    source = ''.join(p.read_text() for p in sorted((ROOT / 'plugins' / 'module_utils' / '_preflight').glob('*.py')))
     preflight = [t for t in TEMPLATES['warden_awx_job_templates'] if t['playbook'] == 'preflight.yml'][0]
     skip = [q for q in preflight['survey_spec']['spec'] if q['variable'] == 'warden_preflight_skip'][0]
     for name in skip['choices']:

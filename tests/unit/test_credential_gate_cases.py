@@ -9,9 +9,15 @@ import re
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry, routing
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import summary as registry_summary
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as routing
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from tests.bed import credential_cases, gate_cases
 
 DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")
@@ -27,7 +33,7 @@ def actors():
 
 @pytest.fixture(scope="module")
 def snapshot(actors):
-    return registry.validate_snapshot(credential_cases.fixture_snapshot(actors))
+    return registry_validate.validate_snapshot(credential_cases.fixture_snapshot(actors))
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +104,9 @@ def test_sign_table_unchanged_on_a_registry_with_lanes(snapshot, actors):
 
 
 def test_snapshot_without_lanes_is_unchanged(actors):
-    plain = registry.build_snapshot(actors)
-    assert registry.build_snapshot(actors, credential_lanes=[]) == plain
-    assert registry.build_snapshot(actors, credential_lanes=None)["digest"] == plain["digest"]
+    plain = registry_build.build_snapshot(actors)
+    assert registry_build.build_snapshot(actors, credential_lanes=[]) == plain
+    assert registry_build.build_snapshot(actors, credential_lanes=None)["digest"] == plain["digest"]
     assert [m["id"] for m in plain["resource_manifests"]] == ["ops-warden:ssh-certificate"]
     assert all(r["type"] == registry.RESOURCE_TYPE for r in registry.iter_resources(plain))
 
@@ -124,7 +130,7 @@ def test_snapshot_with_lanes_shape_and_determinism(snapshot, actors):
                         "required_context": ["lane", "need_id", "owner_repo"],
                         "policy_id": "ops-warden.credential-lane.read",
                         "policy_package": "flexauth.ops_warden.credential_read"}
-    assert registry.summarize(snapshot).keys() == set(actors)
+    assert registry_summary.summarize(snapshot).keys() == set(actors)
 
 
 def test_snapshot_validation_names_bad_lane_fields(snapshot):
@@ -146,7 +152,7 @@ def test_snapshot_validation_names_bad_lane_fields(snapshot):
     }
     for field, change in bad.items():
         with pytest.raises(ValidationError) as info:
-            registry.validate_snapshot(edited(change))
+            registry_validate.validate_snapshot(edited(change))
         assert field in info.value.fields, (field, info.value.problems)
 
 
@@ -161,21 +167,21 @@ def test_build_snapshot_refuses_bad_lanes(actors):
     }
     for field, lane in cases.items():
         with pytest.raises(ValidationError) as info:
-            registry.build_snapshot(actors, credential_lanes=[lane])
+            registry_build.build_snapshot(actors, credential_lanes=[lane])
         assert info.value.fields == [field]
     with pytest.raises(ValidationError) as info:
-        registry.build_snapshot(actors, credential_lanes=[good, dict(good)])
+        registry_build.build_snapshot(actors, credential_lanes=[good, dict(good)])
     assert "duplicate lane" in str(info.value)
 
 
 def test_describe_changes_names_lane_changes(actors):
-    plain = registry.build_snapshot(actors)
+    plain = registry_build.build_snapshot(actors)
     with_lanes = credential_cases.fixture_snapshot(actors)
-    lines = registry.describe_changes(plain, with_lanes)
+    lines = registry_summary.describe_changes(plain, with_lanes)
     assert "add credential lane credential-lane:npm-publish-token (npm-publish-token, owner secrets-engine): " \
            "readable by adm-example, iam:release-bot@netkingdom.example" in lines
     assert any(line.startswith("remove credential lane credential-lane:app-db-password")
-               for line in registry.describe_changes(with_lanes, plain))
+               for line in registry_summary.describe_changes(with_lanes, plain))
 
 
 def test_access_for_an_unknown_lane_is_refused():

@@ -9,9 +9,13 @@ import re
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate, registry
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as registry_build
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as registry_validate
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from tests.bed import gate_cases
 
 DECISION_ID = re.compile(r"^decision:[0-9a-f]{16}$")
@@ -44,7 +48,7 @@ def actors():
 
 @pytest.fixture(scope="module")
 def index(actors):
-    return registry.RegistryIndex(registry.validate_snapshot(registry.build_snapshot(actors)))
+    return registry.RegistryIndex(registry_validate.validate_snapshot(registry_build.build_snapshot(actors)))
 
 
 def test_table_is_big_enough_and_names_every_rule():
@@ -128,13 +132,13 @@ def test_decision_ids_are_stable_for_the_same_request_and_registry(index, actors
     body = CASES[0][1]
     ids = {gate.evaluate(body, index)["id"] for dummy in range(50)}
     assert len(ids) == 1
-    again = registry.RegistryIndex(registry.build_snapshot(actors))
+    again = registry.RegistryIndex(registry_build.build_snapshot(actors))
     assert gate.evaluate(json.loads(json.dumps(body)), again)["id"] == ids.pop()
     by_request = {json.dumps(b, sort_keys=True): gate.evaluate(b, index)["id"] for dummy, b in CASES}
     assert len(set(by_request.values())) == len(by_request) > 50  # different requests, different ids
     changed = dict(actors)
     changed["adm-example"] = dict(actors["adm-example"], principals=["adm-example"])
-    other = registry.RegistryIndex(registry.build_snapshot(changed))
+    other = registry.RegistryIndex(registry_build.build_snapshot(changed))
     assert other.digest != index.digest
     assert gate.evaluate(body, other)["id"] != gate.evaluate(body, index)["id"]
     reordered = json.loads(json.dumps(body, sort_keys=True))  # key order is not part of a request

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import host_names as H
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import host_names as H
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 

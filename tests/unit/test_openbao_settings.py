@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao as O
-from ansible_collections.netkingdom.warden.plugins.module_utils import openbao_auth as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import session as S
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import settings as O
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import signer as OS
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import auth as A
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 
 URL = 'https://openbao.example.internal:8200'
@@ -108,9 +110,9 @@ def test_role_map_merges_over_defaults():
     assert s.role_map == {'adm': 'adm-role', 'agt': 'agents', 'atm': 'atm-role'}
     s = settings({'url': URL, 'token': 't'}, env={'WARDEN_OPENBAO_ROLE_MAP': json.dumps({'atm': 'robots'})})
     assert s.role_map['atm'] == 'robots'
-    assert O.OpenBaoSigner(s).role_for('atm') == 'robots'
+    assert OS.OpenBaoSigner(s).role_for('atm') == 'robots'
     with pytest.raises(ValidationError) as info:
-        O.OpenBaoSigner(s).role_for('xyz')
+        OS.OpenBaoSigner(s).role_for('xyz')
     assert fields_of(info) == ['actor_type']
 
 
@@ -203,19 +205,19 @@ def test_secret_options_never_echoed(name):
         settings(options)
     assert_no_secret(str(info.value))
     s = settings(dict(SECRET_VALUES, url=URL))
-    assert_no_secret(repr(s) + repr(O.OpenBaoSigner(s)) + s.session_key())
+    assert_no_secret(repr(s) + repr(OS.OpenBaoSigner(s)) + s.session_key())
 
 
 def test_argument_spec_marks_secrets_and_has_no_defaults():
-    spec = O.argument_spec()
+    spec = O.openbao_argument_spec()
     assert spec['type'] == 'dict' and 'default' not in spec
-    assert set(spec['options']) == set(O.OPENBAO_OPTIONS)
+    assert set(spec['options']) == set(O.OPENBAO.options)
     for name, option in spec['options'].items():
-        assert option['no_log'] is (name in O.SECRET_OPENBAO_OPTIONS), name
+        assert option['no_log'] is (name in O.OPENBAO.secrets), name
         assert 'default' not in option
-    assert set(O.SECRET_OPENBAO_OPTIONS) == set(SECRET_VALUES)
+    assert set(O.OPENBAO.secrets) == set(SECRET_VALUES)
     assert spec['options']['auth_method']['choices'] == sorted(A.AUTH_METHODS)
-    assert O.argument_spec() is not spec and O.argument_spec()['options'] is not spec['options']
+    assert O.openbao_argument_spec() is not spec and O.openbao_argument_spec()['options'] is not spec['options']
 
 
 def test_session_key_depends_on_credentials_not_on_ssh_options():
@@ -323,7 +325,7 @@ def test_refused_login_raises_status_and_explains():
 
 # --- imports --------------------------------------------------------------------------------------
 def test_import_does_not_load_hvac():
-    code = ('import sys; from ansible_collections.netkingdom.warden.plugins.module_utils import openbao; '
+    code = ('import sys; from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import kv, signer; '
             'print(sorted(m for m in ("hvac", "requests", "httpx") if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))).stdout
@@ -331,17 +333,17 @@ def test_import_does_not_load_hvac():
 
 
 def test_missing_hvac_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(O, 'HAS_HVAC', False)
-    monkeypatch.setattr(O, '_LIBS', {})
-    signer = O.OpenBaoSigner(settings({'url': URL, 'token': 't'}))
-    with pytest.raises(O.OpenBaoError) as info:
+    monkeypatch.setattr(S, 'HAS_HVAC', False)
+    monkeypatch.setattr(S, '_LIBS', {})
+    signer = OS.OpenBaoSigner(settings({'url': URL, 'token': 't'}))
+    with pytest.raises(A.OpenBaoError) as info:
         signer.ca_public_key()
     assert 'pip install hvac' in str(info.value)
     assert isinstance(info.value, WardenError)
 
 
 def test_sign_input_is_checked_before_any_request():
-    signer = O.OpenBaoSigner(settings({'url': 'http://127.0.0.1:9', 'token': 't'}))
+    signer = OS.OpenBaoSigner(settings({'url': 'http://127.0.0.1:9', 'token': 't'}))
     key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'
     with pytest.raises(ValidationError) as info:
         signer.sign('agt/role', key, 'alice', 0, cert_type='both', key_id='')
@@ -349,7 +351,7 @@ def test_sign_input_is_checked_before_any_request():
     with pytest.raises(ValidationError) as info:
         signer.sign('agt-role', key, ['al ice', 'b,c', ''], 60)
     assert fields_of(info) == ['principals[0]', 'principals[1]', 'principals[2]']
-    assert O.OpenBaoSigner._sign_body('agt-role', key + '\n', ['a', 'b'], 3600.0, 'user', None) == {
+    assert OS.OpenBaoSigner._sign_body('agt-role', key + '\n', ['a', 'b'], 3600.0, 'user', None) == {
         'public_key': key, 'valid_principals': 'a,b', 'ttl': '3600s', 'cert_type': 'user'}
 
 

@@ -39,8 +39,8 @@ def test_pdp_server_imports_nothing_of_the_collection():
 def test_the_check_sees_a_planted_import():
     source = SERVER.read_text()
     for planted in ("from ansible_collections.netkingdom.warden.plugins.module_utils import gate\n",
-                    "import ansible_collections.netkingdom.warden.plugins.module_utils.gate as g\n",
-                    "importlib.import_module('ansible_collections.netkingdom.warden.plugins.module_utils.gate')\n",
+                    "import ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules as g\n",
+                    "importlib.import_module('ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules')\n",
                     "from plugins.module_utils import registry\n"):
         assert collection_imports(source + planted), planted
 

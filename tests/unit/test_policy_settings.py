@@ -2,7 +2,8 @@
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import policy as P
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import gate as P
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 ACTORS = {'agt-state-hub-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 24,
@@ -11,12 +12,12 @@ FP = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU'
 
 
 def test_defaults_and_env_fallbacks():
-    s = P.GateSettings({}, env={})
+    s = GateSettings({}, env={})
     assert (s.mode, s.fail_closed, s.tenant, s.timeout, s.retries) == ('embedded', True, 'tenant:platform', 5.0, 2)
-    s = P.GateSettings({'mode': None}, env={'WARDEN_POLICY_MODE': 'flex_auth', 'WARDEN_POLICY_URL': 'http://127.0.0.1:1',
-                                            'WARDEN_POLICY_FAIL_CLOSED': 'no', 'WARDEN_POLICY_TIMEOUT': '0.5'})
+    s = GateSettings({'mode': None}, env={'WARDEN_POLICY_MODE': 'flex_auth', 'WARDEN_POLICY_URL': 'http://127.0.0.1:1',
+                                          'WARDEN_POLICY_FAIL_CLOSED': 'no', 'WARDEN_POLICY_TIMEOUT': '0.5'})
     assert (s.mode, s.url, s.fail_closed, s.timeout) == ('flex_auth', 'http://127.0.0.1:1', False, 0.5)
-    explicit = P.GateSettings({'mode': 'off'}, env={'WARDEN_POLICY_MODE': 'flex_auth'})
+    explicit = GateSettings({'mode': 'off'}, env={'WARDEN_POLICY_MODE': 'flex_auth'})
     assert explicit.mode == 'off'
 
 
@@ -32,13 +33,13 @@ def test_defaults_and_env_fallbacks():
 ])
 def test_bad_settings_name_the_field(options, field):
     with pytest.raises(ValidationError) as info:
-        P.GateSettings(options, env={})
+        GateSettings(options, env={})
     assert field in info.value.fields
 
 
 def test_secret_never_in_settings_errors():
     with pytest.raises(ValidationError) as info:
-        P.GateSettings({'mode': 'flex_auth', 'token': 's.VerySecretTokenValue'}, env={})
+        GateSettings({'mode': 'flex_auth', 'token': 's.VerySecretTokenValue'}, env={})
     assert 'VerySecret' not in str(info.value)
 
 
@@ -78,20 +79,20 @@ def test_off_mode_allows_with_warning_and_no_decision_id():
 ])
 def test_ungated_settings_need_the_controllers_consent(policy, env, field):
     """Finding 14.4: mode off and fail-open are refused unless WARDEN_ALLOW_UNGATED is set."""
-    settings = P.GateSettings(policy, env=env)
+    settings = GateSettings(policy, env=env)
     with pytest.raises(ValidationError) as info:
         P.Gate(settings, {})
     assert info.value.fields == [field]
     assert 'WARDEN_ALLOW_UNGATED=1' in str(info.value) and 'never from inventory' in str(info.value)
-    settings = P.GateSettings(policy, env=dict(env, WARDEN_ALLOW_UNGATED='1'))
+    settings = GateSettings(policy, env=dict(env, WARDEN_ALLOW_UNGATED='1'))
     assert settings.ungated_problems() == []
     P.Gate(settings, {})  # allowed by the controller
 
 
 def test_fail_closed_false_is_harmless_without_a_remote_pdp_and_a_bad_consent_value_is_named():
-    assert P.GateSettings({'mode': 'embedded', 'fail_closed': False}, env={}).ungated_problems() == []
+    assert GateSettings({'mode': 'embedded', 'fail_closed': False}, env={}).ungated_problems() == []
     with pytest.raises(ValidationError) as info:
-        P.GateSettings({}, env={'WARDEN_ALLOW_UNGATED': 'perhaps'})
+        GateSettings({}, env={'WARDEN_ALLOW_UNGATED': 'perhaps'})
     assert info.value.fields == ['WARDEN_ALLOW_UNGATED']
 
 
@@ -118,7 +119,7 @@ def test_bad_check_options_name_the_field(params, field):
 def test_unreadable_tls_material_is_a_clear_error(tmp_path):
     missing = str(tmp_path / 'nope.pem')
     for options, field in (({'ca_cert': missing}, 'policy.ca_cert'), ({'client_cert': missing}, 'policy.client_cert')):
-        settings = P.GateSettings(dict(options, mode='flex_auth', url='https://127.0.0.1:1'), env={})
+        settings = GateSettings(dict(options, mode='flex_auth', url='https://127.0.0.1:1'), env={})
         with pytest.raises(ValidationError) as info:
             P.Gate(settings)
         assert info.value.fields == [field]
@@ -151,7 +152,7 @@ def test_subject_for_one_actor_and_for_a_fleet():
 
 
 def test_inventory_subject_must_be_one_the_policy_allows():
-    from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
+    from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
     good = {'agt-x': {'type': 'agt', 'principals': ['p'], 'subject': 'iam:agt-x'},
             'agt-y': {'type': 'agt', 'principals': ['p'], 'subjects': ['iam:y@corp'], 'subject': 'iam:y@corp'}}
     actors, warnings = load_actors(good)

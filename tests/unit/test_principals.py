@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import principals as P
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import principals as P
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 H = P.HEADER + '\n'

@@ -5,8 +5,11 @@ import json
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import validate as RV
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import summary as RS
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 INVENTORY = {
@@ -18,7 +21,7 @@ INVENTORY = {
 
 
 def snapshot(inventory=None, tenant=R.DEFAULT_TENANT):
-    return R.build_snapshot(load_actors(inventory or INVENTORY)[0], tenant=tenant)
+    return RB.build_snapshot(load_actors(inventory or INVENTORY)[0], tenant=tenant)
 
 
 def test_build_is_deterministic_whatever_the_input_order():
@@ -70,7 +73,7 @@ def test_snapshot_shape_is_flex_auths_manifests():
         ('group:adm', 'tenant:platform'), ('group:agt', 'tenant:platform'), ('group:atm', 'tenant:platform')]
     assert {'subject': 'adm-example', 'relation': 'owner', 'resource': 'ssh-cert:actor/adm-example'} \
         in snap['relationships']
-    assert R.validate_snapshot(json.loads(R.to_text(snap))) is not None
+    assert RV.validate_snapshot(json.loads(R.to_text(snap))) is not None
 
 
 def _v1(snap):
@@ -98,15 +101,15 @@ def test_v1_snapshot_loads_converted_with_a_warning(tmp_path):
     path = tmp_path / 'old.json'
     path.write_text(R.to_text(_v1(snap)))
     warnings = []
-    loaded = R.load_snapshot_file(str(path), warnings=warnings)
+    loaded = RV.load_snapshot_file(str(path), warnings=warnings)
     assert loaded == snap  # the same registry, digest included
     assert len(warnings) == 1 and 'old netkingdom.warden/registry-snapshot/v1 format' in warnings[0]
     assert 'netkingdom.warden.registry_snapshot -a "src=%s dest=<new file>"' % path in warnings[0]
-    assert R.summarize(_v1(snap)) == R.summarize(snap)
+    assert RS.summarize(_v1(snap)) == RS.summarize(snap)
     edited = _v1(snap)
     edited['resources'][0]['metadata']['principals'].append('root')  # v1 digest no longer matches
     with pytest.raises(ValidationError, match='does not match the content'):
-        R.validate_snapshot(edited)
+        RV.validate_snapshot(edited)
 
 
 def _broken(mutate):
@@ -150,16 +153,16 @@ def _res(s, i):
 ])
 def test_validation_names_the_field(mutate, field, words):
     with pytest.raises(ValidationError) as info:
-        R.validate_snapshot(_broken(mutate))
+        RV.validate_snapshot(_broken(mutate))
     assert field in info.value.fields, str(info.value)
     assert words in str(info.value)
 
 
 def test_parse_rejects_non_json_and_non_object():
     with pytest.raises(ValidationError, match='not valid JSON'):
-        R.parse_snapshot_text('{"schema": ', source='x.json')
+        RV.parse_snapshot_text('{"schema": ', source='x.json')
     with pytest.raises(ValidationError, match='JSON object'):
-        R.parse_snapshot_text('[]')
+        RV.parse_snapshot_text('[]')
 
 
 def test_index_and_changes_in_words():
@@ -169,7 +172,7 @@ def test_index_and_changes_in_words():
     new_inv['agt-new'] = {'type': 'agt', 'principals': ['agt-new']}
     new_inv['adm-example']['principals'] = ['adm-example']
     new = snapshot(new_inv)
-    lines = R.describe_changes(old, new)
+    lines = RS.describe_changes(old, new)
     assert 'add actor agt-new (agt): principals agt-new, TTL cap 24h' in lines
     assert 'remove actor atm-backup-daily: signing for it will be denied (unknown_actor_resource)' in lines
     assert 'adm-example: principals removed ops-admin' in lines

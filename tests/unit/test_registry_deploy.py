@@ -6,11 +6,17 @@ import stat
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
-from ansible_collections.netkingdom.warden.plugins.module_utils import preflight as P
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry_checks as C
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry_deploy as D
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import report as PR
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import backend as PB
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import registry as PG
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import hosts as PH
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight import checks as P
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import summary as RS
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import checks as C
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import deploy as D
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 BASE = {
@@ -21,7 +27,7 @@ BASE = {
 
 
 def snap(actors=None, tenant='tenant:platform'):
-    return R.build_snapshot(A.load_actors(actors or BASE)[0], tenant=tenant)
+    return RB.build_snapshot(A.load_actors(actors or BASE)[0], tenant=tenant)
 
 
 def deploy(path, snapshot, keep=3, **kwargs):
@@ -186,7 +192,7 @@ def test_changes_name_default_ttl_and_subjects():
         'agt-state-hub-bridge': dict(BASE['agt-state-hub-bridge'], ttl_hours=12, subjects=[]),
         'atm-backup-daily': BASE['atm-backup-daily'],
     }
-    assert R.describe_changes(snap(), snap(changed)) == [
+    assert RS.describe_changes(snap(), snap(changed)) == [
         'agt-state-hub-bridge: default TTL 24 -> 12',
         'agt-state-hub-bridge: subjects no longer allowed iam:agt-state-hub-bridge',
     ]
@@ -223,15 +229,15 @@ def test_served_digest_reads_the_usual_places():
     ('sh: 1: /usr/sbin/sshd: not found', None),
 ])
 def test_openssh_version_parsing(text, expected):
-    assert P.parse_openssh_version(text) == expected
+    assert PH.parse_openssh_version(text) == expected
 
 
 def test_sshd_check_messages():
-    report = P.Report()
-    P.check_sshd(report, 'new', {'stdout': 'OpenSSH_9.2, OpenSSL 3'}, (8, 2))
-    P.check_sshd(report, 'old', {'stdout': 'OpenSSH_7.4p1, OpenSSL 1.0.2k'}, (8, 2))
-    P.check_sshd(report, 'gone', {'unreachable': True, 'msg': 'ssh: connect to host: Connection refused'}, (8, 2))
-    P.check_sshd(report, 'none', None, (8, 2))
+    report = PR.Report()
+    PH.check_sshd(report, 'new', {'stdout': 'OpenSSH_9.2, OpenSSL 3'}, (8, 2))
+    PH.check_sshd(report, 'old', {'stdout': 'OpenSSH_7.4p1, OpenSSL 1.0.2k'}, (8, 2))
+    PH.check_sshd(report, 'gone', {'unreachable': True, 'msg': 'ssh: connect to host: Connection refused'}, (8, 2))
+    PH.check_sshd(report, 'none', None, (8, 2))
     oks = [(c['host'], c['ok']) for c in report.checks]
     assert oks == [('new', True), ('old', False), ('gone', False), ('none', False)]
     old = report.checks[1]
@@ -246,38 +252,38 @@ def test_sshd_check_messages():
 
 def test_host_registry_check_compares_with_the_inventory():
     built = snap()
-    report = P.Report()
-    P.check_host_registry(report, 'h1', {'path': '/r.json', 'exists': True, 'valid': True,
-                                         'digest': built['digest']}, built)
-    P.check_host_registry(report, 'h2', {'path': '/r.json', 'exists': False}, built)
-    P.check_host_registry(report, 'h3', {'path': '/r.json', 'exists': True, 'valid': True,
-                                         'digest': 'sha256:0ld'}, built)
+    report = PR.Report()
+    PH.check_host_registry(report, 'h1', {'path': '/r.json', 'exists': True, 'valid': True,
+                                          'digest': built['digest']}, built)
+    PH.check_host_registry(report, 'h2', {'path': '/r.json', 'exists': False}, built)
+    PH.check_host_registry(report, 'h3', {'path': '/r.json', 'exists': True, 'valid': True,
+                                          'digest': 'sha256:0ld'}, built)
     assert [c['ok'] for c in report.checks] == [True, False, False]
     assert report.checks[1]['message'] == 'no registry snapshot is installed at /r.json'
     assert 'holds registry sha256:0ld, but the inventory builds %s' % built['digest'] in report.checks[2]['message']
-    assert report.checks[2]['fix'] == P.DEPLOY_FIX
+    assert report.checks[2]['fix'] == PG.DEPLOY_FIX
 
 
 def test_inventory_check_names_the_field_and_refuses_an_empty_one():
-    report = P.Report()
-    assert P.check_inventory(report, {'agt-x': {'type': 'agt', 'principals': ['a b'], 'ttl_hours': 1}}) is None
+    report = PR.Report()
+    assert PG.check_inventory(report, {'agt-x': {'type': 'agt', 'principals': ['a b'], 'ttl_hours': 1}}) is None
     assert not report.checks[0]['ok'] and "warden_actors['agt-x'].principals[0]" in report.checks[0]['message']
-    report = P.Report()
-    P.check_inventory(report, {})
+    report = PR.Report()
+    PG.check_inventory(report, {})
     assert report.checks[0]['message'] == 'invalid actor inventory: warden_actors: no actors defined'
-    report = P.Report()
-    P.check_inventory(report, None)
+    report = PR.Report()
+    PG.check_inventory(report, None)
     assert report.checks[0]['message'] == 'no actor inventory was given'
-    report = P.Report()
-    built = P.check_inventory(report, BASE)
-    assert report.checks[0]['ok'] and P.actor_types(built) == ['agt', 'atm']
+    report = PR.Report()
+    built = PG.check_inventory(report, BASE)
+    assert report.checks[0]['ok'] and PG.actor_types(built) == ['agt', 'atm']
 
 
 def test_backend_resolution_and_skip_list():
-    assert P.resolve_backend(None, {'url': 'https://bao:8200'}, {}) == 'openbao'
-    assert P.resolve_backend(None, None, {'VAULT_ADDR': 'https://bao:8200'}) == 'openbao'
-    assert P.resolve_backend(None, None, {}) == 'local'
-    assert P.resolve_backend('local', {'url': 'x'}, {}) == 'local'
+    assert PB.resolve_backend(None, {'url': 'https://bao:8200'}, {}) == 'openbao'
+    assert PB.resolve_backend(None, None, {'VAULT_ADDR': 'https://bao:8200'}) == 'openbao'
+    assert PB.resolve_backend(None, None, {}) == 'local'
+    assert PB.resolve_backend('local', {'url': 'x'}, {}) == 'local'
     result = P.run_preflight(actors=BASE, backend='local', local_ca={'key_path': '/nonexistent/ca_key'},
                              skip=['sshd_version'], host_reports={'h': None}, env={})
     assert [c['name'] for c in result['checks']] == ['inventory', 'signing_ca']
@@ -291,8 +297,8 @@ def test_backend_resolution_and_skip_list():
 def test_embedded_registry_file_is_compared(tmp_path):
     path = tmp_path / 'registry.json'
     path.write_text(R.to_text(snap(tenant='tenant:old')))
-    report = P.Report()
-    P.check_gate(report, {'mode': 'embedded', 'registry': str(path)}, snap(), env={})
+    report = PR.Report()
+    PG.check_gate(report, {'mode': 'embedded', 'registry': str(path)}, snap(), env={})
     assert report.checks[0]['name'] == 'registry_digest' and not report.checks[0]['ok']
     assert report.checks[0]['host'] == 'controller'
     assert 'rebuild it from the inventory' in report.checks[0]['fix']

@@ -5,9 +5,10 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import actors as A
-from ansible_collections.netkingdom.warden.plugins.module_utils import gate as G
-from ansible_collections.netkingdom.warden.plugins.module_utils import registry as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory import actors as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rules as G
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                     'docs', 'examples', 'registry-sync')
@@ -20,7 +21,7 @@ def load(name):
 
 
 ACTORS = A.load_actors(load('inventory.yml'))[0]
-INDEX = R.RegistryIndex(R.build_snapshot(ACTORS))
+INDEX = R.RegistryIndex(RB.build_snapshot(ACTORS))
 CASES = load('subject-binding.yml')['cases']
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import credential_access as CA
-from ansible_collections.netkingdom.warden.plugins.module_utils import routing as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import credentials as CA
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import catalog as R
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import match as RM
+from ansible_collections.netkingdom.warden.plugins.module_utils._routing import route as RR
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +55,7 @@ def fixture():
 def test_example_catalog_has_the_four_lanes(example):
     assert [e["id"] for e in example.entries] == [
         "ssh-cert", "openbao-oidc-login", "npm-publish-token", "ops-bridge-state-hub-tunnel"]
-    roles = {e["id"]: R.role_of(e) for e in example.entries}
+    roles = {e["id"]: RR.role_of(e) for e in example.entries}
     assert roles == {"ssh-cert": "issue", "openbao-oidc-login": "assist", "npm-publish-token": "assist",
                      "ops-bridge-state-hub-tunnel": "route"}
     assert [e["id"] for e in example.entries if e["warden_executes"]] == ["ssh-cert"]
@@ -73,7 +75,7 @@ def test_example_catalog_has_the_four_lanes(example):
     ("kubeconfig for the prod cluster", None, "no_match"),
 ])
 def test_route_answers_for_the_example_catalog(example, need, entry, match):
-    route = R.find(example, need, VALUES)
+    route = RM.find(example, need, VALUES)
     assert (route["id"], route["match"]) == (entry, match)
     assert ROUTE_KEYS <= set(route)
     if match in ("tie", "no_match"):
@@ -82,10 +84,10 @@ def test_route_answers_for_the_example_catalog(example, need, entry, match):
 
 
 def test_tie_names_both_candidates_and_no_match_the_closest(example):
-    tie = R.find(example, "token")
+    tie = RM.find(example, "token")
     assert [(c["id"], c["score"]) for c in tie["candidates"]] == [("npm-publish-token", 4), ("openbao-oidc-login", 4)]
     assert "ambiguous" in tie["next_action"]
-    miss = R.find(example, "kubeconfig for the prod cluster")
+    miss = RM.find(example, "kubeconfig for the prod cluster")
     assert miss["score"] == 0 and len(miss["candidates"]) == 3
     assert all(0 <= c["closeness"] <= 1 for c in miss["candidates"])
     assert [c["closeness"] for c in miss["candidates"]] == sorted([c["closeness"] for c in miss["candidates"]],
@@ -94,16 +96,16 @@ def test_tie_names_both_candidates_and_no_match_the_closest(example):
 
 
 def test_scoring_is_deterministic_and_explained(example):
-    first = R.find(example, "ssh to state hub")
+    first = RM.find(example, "ssh to state hub")
     assert first["score"] == 50  # phrase "state hub ssh" (3 words: 30) + ssh phrase 10 + 3 keyword words (9) + title 1
     assert [c["id"] for c in first["candidates"]] == ["ssh-cert", "ops-bridge-state-hub-tunnel"]
     for dummy in range(5):
-        assert R.find(example, "ssh to state hub") == first
+        assert RM.find(example, "ssh to state hub") == first
     assert R.words("The SSH certificates, for my hosts!") == ["ssh", "certificate", "host"]
 
 
 def test_route_shape_is_stable(example):
-    route = R.find(example, "npm token", VALUES)
+    route = RM.find(example, "npm token", VALUES)
     assert route == {
         "id": "npm-publish-token",
         "title": "npm publish token of a domain (OpenBao KV v2)",
@@ -148,33 +150,33 @@ def test_route_shape_is_stable(example):
 
 
 def test_roles_and_next_actions(example):
-    ssh = R.find(example, "ssh to state hub", {"host": "bridge1", "inventory": "inv.yml",
-                                               "actor": "agt-state-hub-bridge", "key": "/etc/bridge/id_ed25519"})
+    ssh = RM.find(example, "ssh to state hub", {"host": "bridge1", "inventory": "inv.yml",
+                                                "actor": "agt-state-hub-bridge", "key": "/etc/bridge/id_ed25519"})
     assert ssh["role"] == "issue" and ssh["steps"] and ssh["missing_placeholders"] == []
     assert ssh["fetch_command"] == "ansible bridge1 -i inv.yml -m netkingdom.warden.ssh_cert -a actor=agt-state-hub-bridge"
     assert ssh["cert_command"] == ('ansible localhost -m netkingdom.warden.ssh_cert -a '
                                    '"actor=agt-state-hub-bridge key=/etc/bridge/id_ed25519"')
     assert "the collection issues it" in ssh["next_action"]
-    login = R.find(example, "login oidc", {"domain": "coulomb_social"})
+    login = RM.find(example, "login oidc", {"domain": "coulomb_social"})
     assert login["role"] == "assist" and login["lane"] == "login"
     assert login["fetch_command"] == "bao login -method=oidc -path=oidc role=coulomb_social"
     assert "log in interactively as yourself" in login["next_action"]
-    tunnel = R.find(example, "state hub tunnel", {"domain": "coulomb_social"})
+    tunnel = RM.find(example, "state hub tunnel", {"domain": "coulomb_social"})
     assert tunnel["role"] == "route" and tunnel["next_action"].startswith("ops-bridge owns it")
 
 
 # --- placeholders --------------------------------------------------------------------------------
 def test_unresolved_placeholders_are_refused_not_guessed(example):
-    route = R.find(example, "npm token", {"domain": "coulomb_social"})
+    route = RM.find(example, "npm token", {"domain": "coulomb_social"})
     assert route["fetch_command"] is None and route["path"] is None
     assert route["missing_placeholders"] == ["field", "path"]
     assert route["fetch_command_template"] == "bao kv get -mount=secret -field=<field> <domain>/<path>"
     assert route["next_action"].startswith("supply <field>, <path> (options field, path)")
-    assert "<" not in (R.find(example, "npm token", VALUES)["fetch_command"])
+    assert "<" not in (RM.find(example, "npm token", VALUES)["fetch_command"])
 
 
 def test_placeholder_values_are_checked():
-    assert R.placeholder_values("d", None, "a/b", {"actor": "agt-x", "n": 3}) == \
+    assert RR.placeholder_values("d", None, "a/b", {"actor": "agt-x", "n": 3}) == \
         {"domain": "d", "path": "a/b", "actor": "agt-x", "n": "3"}
     bad = {
         "domain": ({"domain": "a b"}, "letters, digits"),
@@ -185,21 +187,21 @@ def test_placeholder_values_are_checked():
     }
     for field, (kwargs, words) in bad.items():
         with pytest.raises(ValidationError) as info:
-            R.placeholder_values(**kwargs)
+            RR.placeholder_values(**kwargs)
         assert info.value.fields == [field] and words in str(info.value)
     token = "hvs." + "".join(secrets.choice(string.ascii_letters + string.digits) for dummy in range(40))
     with pytest.raises(ValidationError) as info:
-        R.placeholder_values(path=token)
+        RR.placeholder_values(path=token)
     assert "vault_token" in str(info.value) and token not in str(info.value)
     with pytest.raises(ValidationError) as info:
-        R.placeholder_values(domain="a", placeholders={"domain": "b"})
+        RR.placeholder_values(domain="a", placeholders={"domain": "b"})
     assert "give it once" in str(info.value)
 
 
 def test_resolve_lists_missing_in_order():
-    assert R.resolve("x <b> <a> <b>", {"a": "1"}) == (None, ["b"])
-    assert R.resolve("x <b> <a>", {"a": "1", "b": "2"}) == ("x 2 1", [])
-    assert R.resolve(None, {}) == (None, [])
+    assert RR.resolve("x <b> <a> <b>", {"a": "1"}) == (None, ["b"])
+    assert RR.resolve("x <b> <a>", {"a": "1", "b": "2"}) == ("x 2 1", [])
+    assert RR.resolve(None, {}) == (None, [])
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -293,12 +295,12 @@ def test_an_ops_warden_catalog_with_every_field_loads_as_it_is():
     assert catalog.warnings == [] and [e["id"] for e in catalog.entries] == ["ssh-cert", "npm-publish-token"]
     fields = set(yaml.safe_load(OPS_WARDEN_ENTRIES)["entries"][0])
     assert fields == set(R.ALL_FIELDS)  # the first entry holds every field the collection knows
-    ssh = R.show(catalog, "ssh-cert", {"actor": "agt-state-hub-bridge", "cmd": "true"})
+    ssh = RM.show(catalog, "ssh-cert", {"actor": "agt-state-hub-bridge", "cmd": "true"})
     assert ssh["canon_ref"] == "net-kingdom/docs/responsibility-map.md#ops-warden"
     assert ssh["exec_owner"] == "ops-warden" and ssh["has_native_exec"] is True
     assert ssh["exec_command"] == "warden access ssh agt-state-hub-bridge --exec -- true"
     assert ssh["pointer_command"] == "warden route ssh" and ssh["role"] == "issue"
-    npm = R.find(catalog, "npm token", {"domain": "coulomb_social", "field": "NPM_AUTH_TOKEN"})
+    npm = RM.find(catalog, "npm token", {"domain": "coulomb_social", "field": "NPM_AUTH_TOKEN"})
     assert npm["has_native_exec"] is True and npm["exec_command"] is None  # <cmd> not given: never guessed
     assert npm["missing_placeholders"] == [] and npm["fetch_command"]  # the owner's commands do not block a fetch
     assert npm["pointer_command"] == "secrets-engine where npm-publish-token --domain coulomb_social"
@@ -314,7 +316,7 @@ def test_an_ops_warden_catalog_with_every_field_loads_as_it_is():
 ])
 def test_has_native_exec_is_derived_from_exec_owner_and_its_commands(fields, native):
     catalog = load([entry(**fields)])
-    route = R.show(catalog, "x-lane", {"cmd": "env"})
+    route = RM.show(catalog, "x-lane", {"cmd": "env"})
     assert route["has_native_exec"] is native
     if native:
         assert route["role"] == "route" and "its own tool (secrets-engine)" in route["next_action"]
@@ -322,7 +324,7 @@ def test_has_native_exec_is_derived_from_exec_owner_and_its_commands(fields, nat
 
 
 def test_canon_ref_is_the_pointer_when_there_is_no_wiki_ref():
-    route = R.show(load([entry(canon_ref="canon/lanes.md#x")]), "x-lane")
+    route = RM.show(load([entry(canon_ref="canon/lanes.md#x")]), "x-lane")
     assert route["canon_ref"] == "canon/lanes.md#x" and route["next_action"].endswith("(see canon/lanes.md#x)")
 
 
@@ -331,9 +333,9 @@ def test_unknown_entry_fields_are_warnings_naming_them():
     assert catalog.warnings == [
         "[0]: field exec_comand is not used by netkingdom.warden and is ignored; did you mean exec_command?",
         "[0]: field owner is not used by netkingdom.warden and is ignored"]
-    route = R.show(catalog, "x-lane")
+    route = RM.show(catalog, "x-lane")
     assert "exec_comand" not in route and "owner" not in route
-    assert R.route_warnings(catalog, [route]) == catalog.warnings
+    assert RM.route_warnings(catalog, [route]) == catalog.warnings
 
 
 def test_the_catalog_rules_still_hold_for_ops_warden_fields():
@@ -354,7 +356,7 @@ def test_top_level_shapes():
     extra = load({"entries": [entry()], "owner": "me"})  # a top-level key the collection does not use: a warning
     assert extra.warnings == ["routing catalog: top-level key owner is not used by netkingdom.warden and is ignored "
                               "(known: version, description, updated, entries, routes)"]
-    assert R.route_warnings(extra, [R.show(extra, "x-lane")]) == extra.warnings
+    assert RM.route_warnings(extra, [RM.show(extra, "x-lane")]) == extra.warnings
     assert "exactly one list" in str(problems_of({"entries": [entry()], "routes": []}))
     assert "no entries" in str(problems_of({"entries": []}))
     assert "duplicate key" in str(pytest.raises(ValidationError, R.parse_catalog_text,
@@ -369,25 +371,25 @@ def test_all_problems_at_once():
 def test_stale_entries_are_reported(fixture):
     assert fixture.stale == ["app-db-password"]
     assert len(fixture.warnings) == 1 and "178 days ago (more than 90)" in fixture.warnings[0]
-    route = R.find(fixture, "db password", {"domain": "shop"})
+    route = RM.find(fixture, "db password", {"domain": "shop"})
     assert route["stale"] is True
-    assert R.route_warnings(fixture, [route]) == fixture.warnings
-    assert R.route_warnings(fixture, [R.find(fixture, "npm token")]) == []
+    assert RM.route_warnings(fixture, [route]) == fixture.warnings
+    assert RM.route_warnings(fixture, [RM.find(fixture, "npm token")]) == []
     assert R.load_catalog_file(str(FIXTURE), today=DAY, stale_days=365).stale == []
     later = R.load_catalog_file(str(EXAMPLE), today=DAY + datetime.timedelta(days=70))
     assert later.stale == ["openbao-oidc-login", "npm-publish-token", "ops-bridge-state-hub-tunnel"]
-    assert [r["stale"] for r in R.list_routes(later)] == [False, True, True, True]
+    assert [r["stale"] for r in RR.list_routes(later)] == [False, True, True, True]
 
 
 def test_list_and_show(example):
-    rows = R.list_routes(example)
+    rows = RR.list_routes(example)
     assert [r["role"] for r in rows] == ["issue", "assist", "assist", "route"]
     assert set(rows[0]) == {"id", "title", "owner_repo", "subsystem", "lane", "auth_method", "role",
                             "catalog_status", "reviewed", "stale", "policy_ref", "has_native_exec"}
-    shown = R.show(example, "ops-bridge-state-hub-tunnel", {"domain": "x"})
+    shown = RM.show(example, "ops-bridge-state-hub-tunnel", {"domain": "x"})
     assert shown["match"] == "exact" and shown["fetch_command"] == "ops-bridge tunnel up state-hub --domain x"
     with pytest.raises(ValidationError) as info:
-        R.show(example, "npm-token")
+        RM.show(example, "npm-token")
     assert "closest: npm-publish-token" in str(info.value)
 
 
@@ -477,7 +479,7 @@ WHERE = {"title": "entries[2].title", "fetch_command": "entries[2].fetch_command
 
 def test_generated_table_is_large_and_every_kind_is_covered():
     assert len(SECRETS) >= 50
-    from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import KINDS
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import KINDS
     assert {kind for kind, dummy in SECRETS} >= set(KINDS) - {"ssh_certificate"}
 
 
@@ -498,7 +500,7 @@ def test_catalog_guard_refuses_every_secret_like_string(number):
 
 @pytest.mark.parametrize("path", [EXAMPLE, FIXTURE], ids=["example", "fixture"])
 def test_ordinary_catalogs_pass_the_guard(path):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import find_secrets
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import find_secrets
 
     assert find_secrets(yaml.safe_load(path.read_text())) == []
     R.load_catalog_file(str(path), today=DAY)

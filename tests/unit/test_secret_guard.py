@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.secret_guard import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import (
     KINDS,
     find_secrets,
     secret_kind,
@@ -242,7 +242,7 @@ ORDINARY = [
     'bao kv get -field=password secret/data/aegis/runtime',
     '/etc/ssh/auth_principals/%u', '/etc/ssh/ca/ca_user.pub', '/etc/ssh/ssh_host_ed25519_key-cert.pub',
     '/home/deploy/.ssh/id_ed25519-cert.pub', 'registry/routing/catalog.yaml',
-    'ansible_collections/netkingdom/warden/plugins/module_utils/secret_guard.py',
+    'ansible_collections/netkingdom/warden/plugins/module_utils/_audit/secret_guard.py',
     # reasons, outcomes, messages, names
     'signing_policy_matched', 'policy_unavailable', 'ttl_out_of_bounds', 'unknown_actor_resource',
     'signed', 'kept', 'denied', 'openbao', 'local', 'embedded', 'flex_auth',

@@ -5,11 +5,13 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import signing as G
-from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing import service as G
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import LocalBackend
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshcert import parse_certificate
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import parse_certificate
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
 
 NOW = 1900000000
 TTL = 3600
@@ -19,8 +21,8 @@ TTL = 3600
 def bed(tmp_path_factory):
     base = tmp_path_factory.mktemp('response')
     subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(base / 'host')], check=True)
-    good = G.LocalBackend({'key_path': str(base / 'ca'), 'create': True}, env={})
-    rogue = G.LocalBackend({'key_path': str(base / 'rogue'), 'create': True}, env={})
+    good = LocalBackend({'key_path': str(base / 'ca'), 'create': True}, env={})
+    rogue = LocalBackend({'key_path': str(base / 'rogue'), 'create': True}, env={})
     return {'pub': (base / 'host.pub').read_text().strip(), 'good': good, 'rogue': rogue}
 
 
@@ -81,10 +83,10 @@ class RogueBackend(object):
 
 
 def test_a_wrong_answer_fails_closed_and_is_audited(bed, tmp_path):
-    from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+    from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
     audit = AuditLog(str(tmp_path / 'audit.jsonl'))
     service = G.SigningService(RogueBackend(bed['good'], bed['rogue']), audit=audit)
-    request = G.cert_request('host', principals=['h1.example'])
+    request = cert_request('host', principals=['h1.example'])
     job = CertJob(service, request, 'h1.example')
     job.plan(bed['pub'], None)
     with pytest.raises(SigningError, match='refusing the signed certificate: it is signed by CA'):
@@ -100,7 +102,7 @@ def test_a_forged_kept_certificate_is_renewed_and_says_why(bed, tmp_path):
     import base64
     good, rogue = bed['good'], bed['rogue']
     service = G.SigningService(good)
-    request = G.cert_request('host', principals=['h1.example'])
+    request = cert_request('host', principals=['h1.example'])
     genuine = CertJob(service, request, 'h1.example')
     assert genuine.plan(bed['pub'], None) == 'missing'
     cert = genuine.sign()

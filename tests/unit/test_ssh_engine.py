@@ -1,10 +1,13 @@
-"""module_utils/ssh_engine.py: option checks, normalising OpenBao's answers, and the plan, with a fake OpenBao."""
+"""module_utils/_openbao/ssh_engine*.py: option checks, normalising OpenBao's answers, and the plan, with a fake OpenBao."""
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import ssh_engine as E
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine as E
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_ensure as EE
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec as ES
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoRequestError, OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.client import OpenBaoRequestError
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
 
 CA = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB6D8Db6u4fauzb+OffhtEXYNysD3VNUWe6Izpjvl7jw'
 
@@ -16,7 +19,7 @@ def settings(**extra):
 
 
 def spec(**options):
-    return E.build_spec(options, settings())
+    return ES.build_spec(options, settings())
 
 
 def problems(**options):
@@ -67,8 +70,8 @@ def test_defaults():
 
 
 def test_settings_give_mount_and_role_names():
-    s = E.build_spec({'role_map': {'atm': 'robots'}},
-                     settings(mount='team/ssh', role_map={'agt': 'agents'}, host_role='hosts'))
+    s = ES.build_spec({'role_map': {'atm': 'robots'}},
+                      settings(mount='team/ssh', role_map={'agt': 'agents'}, host_role='hosts'))
     assert s.mount == 'team/ssh'
     assert sorted(s.roles) == ['adm-role', 'agents', 'hosts', 'robots']
     assert 'path "team/ssh/sign/robots"' in s.policy_text()
@@ -185,7 +188,7 @@ def converged(s):
 def test_a_converged_server_gets_no_write():
     s = spec()
     bao = converged(s)
-    result = E.SshEngine(bao, s).ensure()
+    result = EE.SshEngine(bao, s).ensure()
     assert result['changed'] is False and bao.writes == []
     assert result['ca_public_key'] == CA and result['ca_fingerprint'].startswith('SHA256:')
 
@@ -195,7 +198,7 @@ def test_drift_is_reported_and_only_that_role_is_written():
     bao = converged(s)
     bao.roles['atm-role']['ttl'] = 3600
     bao.roles['atm-role']['allowed_users'] = 'root'
-    result = E.SshEngine(bao, s).ensure()
+    result = EE.SshEngine(bao, s).ensure()
     assert result['changes'] == ['updated role atm-role on ssh/ (it had drifted): allowed_users root -> *, '
                                  'ttl 1h -> 8h']
     assert bao.writes == ['ssh/roles/atm-role']
@@ -204,27 +207,27 @@ def test_drift_is_reported_and_only_that_role_is_written():
 def test_check_mode_writes_nothing():
     s = spec()
     bao = FakeBao()
-    result = E.SshEngine(bao, s, check_mode=True).ensure()
+    result = EE.SshEngine(bao, s, check_mode=True).ensure()
     assert bao.writes == [] and len(result['changes']) == 7
     assert all(c.startswith('would ') for c in result['changes'])
 
 
 def test_another_engine_type_at_the_mount_is_an_error():
-    with pytest.raises(E.SshEngineError, match='ssh/ is a kv secrets engine, not ssh'):
-        E.SshEngine(FakeBao(mounts={'ssh': 'kv'}), spec()).ensure()
+    with pytest.raises(EE.SshEngineError, match='ssh/ is a kv secrets engine, not ssh'):
+        EE.SshEngine(FakeBao(mounts={'ssh': 'kv'}), spec()).ensure()
 
 
 def test_issuers_without_a_default_are_not_guessed():
     bao = FakeBao(mounts={'ssh': 'ssh'}, issuers=['id-1', 'id-2'])
-    with pytest.raises(E.SshEngineError, match='no default one'):
-        E.SshEngine(bao, spec()).ensure()
+    with pytest.raises(EE.SshEngineError, match='no default one'):
+        EE.SshEngine(bao, spec()).ensure()
     assert bao.writes == []
 
 
 def test_a_different_ca_is_reported_not_replaced():
     s = spec(ca={'key_type': 'rsa'})
     bao = converged(s)
-    result = E.SshEngine(bao, s).ensure()
+    result = EE.SshEngine(bao, s).ensure()
     assert bao.writes == [] and result['changed'] is False
     assert 'never replaces a CA' in result['warnings'][0] and 'ssh-ed25519' in result['warnings'][0]
 
@@ -232,8 +235,8 @@ def test_a_different_ca_is_reported_not_replaced():
 def test_an_unknown_override_field_is_an_error():
     s = spec(roles={'agt-role': {'no_such_field': 1}})
     bao = converged(spec())
-    with pytest.raises(E.SshEngineError, match='roles.agt-role: OpenBao does not know the role field'):
-        E.SshEngine(bao, s).ensure()
+    with pytest.raises(EE.SshEngineError, match='roles.agt-role: OpenBao does not know the role field'):
+        EE.SshEngine(bao, s).ensure()
 
 
 # --- OpenBao's two-mount layout: a user CA and a host CA of its own ----------------------------------------
@@ -251,9 +254,9 @@ def test_two_mounts_put_the_host_role_and_its_ca_on_the_host_mount():
 def test_one_mount_ignores_host_ca_and_openbao_host_mount_is_the_default():
     s = spec(host_ca={'key_type': 'rsa'})
     assert s.mounts == ['ssh'] and list(s.cas) == ['ssh']
-    s = E.build_spec({}, settings(host_mount='ssh-host-signer'))
+    s = ES.build_spec({}, settings(host_mount='ssh-host-signer'))
     assert s.mounts == ['ssh', 'ssh-host-signer']
-    s = E.build_spec({'role_map': {'host': 'hosts'}}, settings())
+    s = ES.build_spec({'role_map': {'host': 'hosts'}}, settings())
     assert s.host_role == 'hosts' and s.role_purpose['hosts'] == 'host'
 
 
@@ -269,7 +272,7 @@ def test_bad_two_mount_options_name_the_option(options, field):
 
 def test_check_mode_plans_both_mounts_and_both_cas():
     s = spec(host_mount='ssh-host-signer')
-    result = E.SshEngine(FakeBao(), s, check_mode=True).ensure()
+    result = EE.SshEngine(FakeBao(), s, check_mode=True).ensure()
     changes = result['changes']
     assert 'would mount the SSH secrets engine at ssh/' in changes
     assert 'would mount the SSH secrets engine at ssh-host-signer/' in changes

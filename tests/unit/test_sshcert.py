@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import sshcert as S
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as S
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshkey import fingerprint
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
 
 try:
     from hypothesis import HealthCheck, given, settings, strategies as st
@@ -528,14 +528,13 @@ def test_describe():
 def test_hot_path_does_not_import_cryptography():
     """Parsing and deciding run per host: they must not pay for importing cryptography."""
     code = ('import sys\n'
-            'from ansible_collections.netkingdom.warden.plugins.module_utils import sshcert as S\n'
+            'from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as S\n'
             'c = S.parse_certificate(%r)\n'
             'S.describe(c)\n'
             'print(S.renewal_reason(c, c["key_fingerprint"], "user", ["alice", "bob"], {c["ca_fingerprint"]}, 150))\n'
             'print([m for m in sys.modules if m.split(".")[0] in ("cryptography", "bcrypt", "yaml")])\n'
             % GOOD_LINE)
-    collections_dir = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(S.__file__)))))))
+    collections_dir = os.path.abspath(S.__file__).split(os.sep + 'ansible_collections' + os.sep)[0]
     env = dict(os.environ, PYTHONPATH=collections_dir)
     out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True, text=True, env=env).stdout
     assert out.split('\n')[:2] == ['valid', '[]']

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils.sshd_trust import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.sshd_trust import (
     ca_text,
     dropin_text,
     file_diff,
@@ -165,12 +165,10 @@ def test_texts_and_write_arguments():
 def test_cert_job_signs_a_missing_host_cert_then_keeps_it(tmp_path):
     """The keep-or-renew path ssh_cert and sshd_trust share, with a real local CA."""
     import subprocess
-    from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
-        LocalBackend,
-        SigningService,
-        cert_request,
-    )
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import LocalBackend
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import SigningService
     subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(tmp_path / 'host')], check=True)
     public_key = (tmp_path / 'host.pub').read_text()
     service = SigningService(LocalBackend({'key_path': str(tmp_path / 'ca'), 'create': True}, env={}))
@@ -194,12 +192,10 @@ def test_cert_job_signs_a_missing_host_cert_then_keeps_it(tmp_path):
 
 def test_known_ca_keys_plan_without_a_backend_and_build_it_only_to_sign(tmp_path):
     import subprocess
-    from ansible_collections.netkingdom.warden.plugins.module_utils.cert_plan import CertJob, KnownCABackend
-    from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
-        LocalBackend,
-        SigningService,
-        cert_request,
-    )
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import KnownCABackend, LocalBackend
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+    from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import SigningService
     subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(tmp_path / 'host')], check=True)
     public_key = (tmp_path / 'host.pub').read_text()
     real = LocalBackend({'key_path': str(tmp_path / 'ca'), 'create': True}, env={})

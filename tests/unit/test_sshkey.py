@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import sshkey
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 

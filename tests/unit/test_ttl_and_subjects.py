@@ -6,16 +6,14 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netkingdom.warden.plugins.module_utils.actors import load_actors
-from ansible_collections.netkingdom.warden.plugins.module_utils.audit import AuditLog
+from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_actors
+from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import SigningError
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import Gate, GateSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import (
-    LocalBackend,
-    PolicyDenied,
-    SigningService,
-    cert_request,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import Gate
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import LocalBackend
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, SigningService
 
 ACTORS = load_actors({
     'agt-bridge': {'type': 'agt', 'principals': ['agt-task-bridge'], 'ttl_hours': 12},

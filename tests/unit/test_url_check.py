@@ -1,6 +1,6 @@
 """Finding 14.5: no token over plain http:// to anything but loopback, unless the operator opts in.
 
-One rule (plugins/module_utils/url_check.py) for every URL a token goes to: OpenBao (openbao.url, also the CA
+One rule (plugins/module_utils/_settings/url_check.py) for every URL a token goes to: OpenBao (openbao.url, also the CA
 public key every host trusts), the flex-auth PDP (policy.url), the registry checks (registry_verify, preflight)
 and the reload endpoint of the flex_auth_registry role (the secure_url filter). These tests need no network:
 every refusal happens while the settings are read, before a client exists. That nothing is contacted is shown
@@ -11,12 +11,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netkingdom.warden.plugins.filter.secure_url import secure_url
-from ansible_collections.netkingdom.warden.plugins.module_utils import url_check as U
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings import url_check as U
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.registry_checks import make_client
-from ansible_collections.netkingdom.warden.plugins.module_utils.signing import make_backend
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import make_client
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import make_backend
 
 # Documentation addresses (RFC 5737, RFC 3849) and names: never contacted, only judged by their spelling.
 REMOTE = ['http://192.0.2.10:8200', 'http://openbao.openbao.svc.cluster.local:8200', 'http://[2001:db8::1]:8080',

@@ -9,10 +9,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
-from ansible_collections.netkingdom.warden.plugins.module_utils import warden_config as W
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings import warden_config as W
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.layers import layered
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils.openbao import OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils.policy import GateSettings, policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import policy_request
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, play_audit_log
 
 # A Vault token-shaped literal, built at run time so no secret-looking string sits in this file.
@@ -485,8 +487,8 @@ def test_without_a_file_nothing_changes(templar, monkeypatch):
 
 
 def test_layered_is_pure():
-    assert W.layered('policy', {'tenant': None, 'mode': 'off'}, {'tenant': 't', 'mode': 'embedded'}) == \
+    assert layered('policy', {'tenant': None, 'mode': 'off'}, {'tenant': 't', 'mode': 'embedded'}) == \
         {'tenant': 't', 'mode': 'off'}
-    assert W.layered('backend', None, 'local') == 'local'
-    assert W.layered('backend', 'openbao', 'local') == 'openbao'
-    assert W.layered('openbao', None, None) is None
+    assert layered('backend', None, 'local') == 'local'
+    assert layered('backend', 'openbao', 'local') == 'openbao'
+    assert layered('openbao', None, None) is None
