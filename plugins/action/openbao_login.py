@@ -17,9 +17,7 @@ from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
     _requires_connection = False
-    _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)

@@ -36,10 +36,7 @@ PREFLIGHT_EXCLUSIVE = [['actors', 'inventory_file']]
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
 
     def _reports(self, task_vars, hosts, var):
         """{host: the registered result named ``var``} (None where the host has none)."""

@@ -33,9 +33,6 @@ DRIFT_VARIABLES = {
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
 
     def _var(self, task_vars, name):
         if name not in task_vars:

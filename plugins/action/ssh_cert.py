@@ -24,9 +24,6 @@ HOST_MODULE = 'netkingdom.warden.ssh_cert_file'
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
 
     def _host_call(self, args, task_vars):
         return self._execute_module(module_name=HOST_MODULE, module_args=args, task_vars=task_vars)

@@ -222,14 +222,6 @@ def prune_backups(backup_dir, keep, protect=()):
     return removed
 
 
-def _unlink_quiet(path):
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-
-
 def write_atomically(path, text):
     """Write ``text`` next to ``path`` and move it in place in one rename (a new file 0644; a
     replaced one keeps its owner and mode)."""
@@ -278,7 +270,7 @@ def install(plan, keep, validate=None, now=None):
                 handle.write(plan['text'].encode('utf-8'))
             validate(candidate)
         finally:
-            _unlink_quiet(candidate)
+            remove_file(candidate, _trust(candidate))
     backup = None
     if plan['installed']['exists']:
         backup = save_backup(path, plan['backup_dir'], plan['installed']['content_digest'], now)
@@ -286,7 +278,7 @@ def install(plan, keep, validate=None, now=None):
         write_atomically(path, plan['text'])
     except BaseException:
         if backup:  # the old file is still in place; do not leave a stray history entry
-            _unlink_quiet(backup)
+            remove_file(backup, _trust(backup))
         raise
     pruned = prune_backups(plan['backup_dir'], keep, protect=(backup,)) if backup else []
     return {'backup': backup, 'pruned': pruned, 'created_dir': created}
