@@ -31,6 +31,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._signing import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import LocalCA  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import principals as P  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import sshd_trust  # noqa: E402
@@ -471,7 +472,7 @@ def _ed25519_line():
 
 CA_KEY, CA_LINE = _ed25519_line()
 USER_KEY, USER_LINE = _ed25519_line()
-CA = sshcert.LocalCA(CA_KEY)
+CA = LocalCA(CA_KEY)
 CERT_LINE = CA.sign(USER_LINE, 'user', ['agt-task-bridge'], 'warden:fuzz', 0, 2 ** 64 - 1)
 GOOD_BLOB = base64.b64decode(USER_LINE.split()[1])
 CERT_BLOB = base64.b64decode(CERT_LINE.split()[1])

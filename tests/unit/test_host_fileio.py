@@ -127,9 +127,9 @@ def test_size_bound_backups_move_and_prune(tmp_path):
 
 def test_certifies_and_cert_path():
     key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHGBMSa2mWbhr4eZZ8vZ0+qCcXjtyq7Jzq2DZAaqxyXw me'
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import LocalCA
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    cert = sshcert.LocalCA(ed25519.Ed25519PrivateKey.generate()).sign(key, 'user', ['p'], 'id', 0, 2 ** 64 - 1)
+    cert = LocalCA(ed25519.Ed25519PrivateKey.generate()).sign(key, 'user', ['p'], 'id', 0, 2 ** 64 - 1)
     other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'
     assert F.certifies(cert, key) and not F.certifies(cert, other) and not F.certifies(key, key)
     assert not F.certifies('ssh-ed25519-cert-v01@openssh.com AAAA', key) and not F.certifies('', '')
