@@ -181,14 +181,9 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
-    UnsafePath,
-    backup_file,
-    read_file,
-    remove_file,
-    write_file,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.backups import backup_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import read_file, remove_file, write_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (

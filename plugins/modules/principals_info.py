@@ -111,12 +111,8 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
-    UnsafePath,
-    exists_directory,
-    read_file,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import exists_directory, read_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     MAX_FILE_BYTES,

@@ -25,7 +25,7 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path as host_cert_path
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.certs import cert_path as host_cert_path
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     plan_principals_file,

@@ -13,7 +13,8 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import Trust, UnsafePath, write_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import write_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import (
     BCRYPT_HINT, LocalCA, crypto_modules, has_bcrypt, passphrase_bytes, remember,
