@@ -33,6 +33,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import LocalCA  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import accounts  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import principals as P  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import sshd_trust  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
@@ -406,7 +407,7 @@ def test_principals_and_accounts_are_printable_ascii(base, extra, position, junk
                                         '127.0.0.1', '::1', 'host1.fleet.test', 'a@b', 'x\n-oX'])))
 def test_ssh_destinations_can_never_be_read_as_an_option(value):
     """login_probe's account and address: accepted ones are plain names (finding 14.2)."""
-    for problem in (P.account_problem, P.address_problem):
+    for problem in (accounts.account_problem, accounts.address_problem):
         why = problem(value)
         if why is None:
             assert not value.startswith('-') and value.isascii() and value.isprintable(), ascii(value)
