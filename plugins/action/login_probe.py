@@ -17,8 +17,8 @@ import time
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import account_problem, address_problem
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.certs import cert_path
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.accounts import account_problem, address_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import principal_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request

@@ -15,13 +15,13 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.ca_keys import validate_ca_keys
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.drift import (
     PRINCIPALS_DRIFT_EXCLUSIVE,
     PRINCIPALS_DRIFT_SPEC,
     drift_report,
-    validate_ca_keys,
-    validate_principals_map,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import validate_principals_map
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
 HOST_MODULE = 'netkingdom.warden.principals_info'

@@ -181,26 +181,27 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.accounts import (
+    DEFAULT_PATH_TEMPLATE,
+    account_problem,
+    expand_path_template,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.backups import backup_file
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
-    UnsafePath,
-    backup_file,
+    MAX_FILE_BYTES,
     read_file,
     remove_file,
     write_file,
 )
-from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
-    DEFAULT_PATH_TEMPLATE,
-    MAX_FILE_BYTES,
-    account_problem,
-    expand_path_template,
     plan_principals_file,
     readable_by,
     shareable_text,
     validate_principals,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 # Directories the module creates: root's, 0755, as sshd (StrictModes) wants them.
 NEW_DIRECTORY = (0o755, 0, 0)

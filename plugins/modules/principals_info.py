@@ -111,21 +111,20 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
-    UnsafePath,
-    exists_directory,
-    read_file,
-)
-from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
-    MAX_FILE_BYTES,
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.accounts import (
     account_from_filename,
     account_problem,
     expand_path_template,
     listing_pattern,
-    shareable_text,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
+    MAX_FILE_BYTES,
+    exists_directory,
+    read_file,
+)
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import shareable_text
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
+from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
 
 def _uid(account):

@@ -140,12 +140,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
-    UnsafePath,
-    read_file,
-    write_file,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import read_file, write_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing.catalog import credential_lanes, load_catalog_file

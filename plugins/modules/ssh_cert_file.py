@@ -119,16 +119,14 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.certs import cert_path, certifies
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
-    UnsafePath,
-    cert_path,
-    certifies,
     exists,
     make_dirs,
     read_text,
     write_file,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust, UnsafePath
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import parse_public_key, CERT_SUFFIX
 

@@ -251,18 +251,16 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.backups import backup_file, prune_backups
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.certs import cert_path, certifies
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
     MAX_FILE_BYTES,
-    UnsafePath,
-    backup_file,
-    cert_path,
-    certifies,
     exists,
-    prune_backups,
     read_file,
     remove_file,
     write_file,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import UnsafePath
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.ids import resolve_id
 
 FILE_MODE = 0o644

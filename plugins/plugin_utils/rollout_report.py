@@ -31,7 +31,8 @@ import os
 import re
 import time
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import Trust, write_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import write_file
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, secret_kind
 
 FORMAT = 'netkingdom.warden.rollout_report/1'

@@ -31,7 +31,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._signing import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao import ssh_engine_spec  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import LocalCA  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import keys as sshkey  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import accounts  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import principals as P  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import sshd_trust  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError  # noqa: E402
@@ -405,7 +407,7 @@ def test_principals_and_accounts_are_printable_ascii(base, extra, position, junk
                                         '127.0.0.1', '::1', 'host1.fleet.test', 'a@b', 'x\n-oX'])))
 def test_ssh_destinations_can_never_be_read_as_an_option(value):
     """login_probe's account and address: accepted ones are plain names (finding 14.2)."""
-    for problem in (P.account_problem, P.address_problem):
+    for problem in (accounts.account_problem, accounts.address_problem):
         why = problem(value)
         if why is None:
             assert not value.startswith('-') and value.isascii() and value.isprintable(), ascii(value)
@@ -471,7 +473,7 @@ def _ed25519_line():
 
 CA_KEY, CA_LINE = _ed25519_line()
 USER_KEY, USER_LINE = _ed25519_line()
-CA = sshcert.LocalCA(CA_KEY)
+CA = LocalCA(CA_KEY)
 CERT_LINE = CA.sign(USER_LINE, 'user', ['agt-task-bridge'], 'warden:fuzz', 0, 2 ** 64 - 1)
 GOOD_BLOB = base64.b64decode(USER_LINE.split()[1])
 CERT_BLOB = base64.b64decode(CERT_LINE.split()[1])

@@ -2,7 +2,7 @@
 
 import os
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import backups_of, prune_backups
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.backups import backups_of, prune_backups
 
 
 def make(directory, name):

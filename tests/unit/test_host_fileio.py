@@ -1,4 +1,5 @@
-"""The one host I/O (plugins/module_utils/_host/fileio.py), on real files in a temporary directory.
+"""The one host I/O (plugins/module_utils/_host/fileio.py, the path rule in safe_path.py, backups.py,
+certs.py), on real files in a temporary directory.
 
 Symbolic links are never followed, directories someone else may change are refused (sshd's
 StrictModes rule), writes are atomic with owner and mode set on the descriptor. The property test
@@ -15,7 +16,10 @@ import pytest
 hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import backups as B  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import certs as C  # noqa: E402
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import fileio as F  # noqa: E402
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import safe_path as SP  # noqa: E402
 
 NOBODY = pwd.getpwnam('nobody').pw_uid
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs root (the test bed runs as root)')
@@ -33,7 +37,7 @@ def test_write_is_atomic_with_owner_and_mode_and_leaves_no_temporary_file(tmp_pa
     F.write_file(str(path), 'three\n')  # mode None keeps the replaced file's
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(os.listdir(path.parent)) == ['file']
-    with pytest.raises(F.UnsafePath, match='exists already'):
+    with pytest.raises(SP.UnsafePath, match='exists already'):
         F.write_file(str(path), 'x', exclusive=True)
 
 
@@ -53,8 +57,8 @@ def test_links_are_refused_and_never_followed(tmp_path):
     (tmp_path / 'dir-link').symlink_to(tmp_path / 'home', target_is_directory=True)
     for path, shown in ((tmp_path / 'home' / 'file-link', 'it is a symbolic link'),
                         (tmp_path / 'dir-link' / 'x', '%s is a symbolic link' % (tmp_path / 'dir-link'))):
-        for action in (F.read_file, lambda p: F.write_file(p, 'evil'), F.backup_file):
-            with pytest.raises(F.UnsafePath) as info:
+        for action in (F.read_file, lambda p: F.write_file(p, 'evil'), B.backup_file):
+            with pytest.raises(SP.UnsafePath) as info:
                 action(str(path))
             assert str(info.value).startswith('refusing %s: ' % path) and shown in str(info.value)
     assert secret.read_text() == 'root-only\n' and (tmp_path / 'home' / 'file-link').is_symlink()
@@ -69,21 +73,21 @@ def test_strict_mode_is_sshd_strictmodes(tmp_path):
     home.mkdir(mode=0o700)
     os.chown(home, NOBODY, NOBODY)
     path = home / 'authorized_principals'
-    F.write_file(str(path), 'p\n', uid=0, gid=0, trust=F.Trust(uids=[NOBODY]))
-    with pytest.raises(F.UnsafePath, match='owned by nobody'):
+    F.write_file(str(path), 'p\n', uid=0, gid=0, trust=SP.Trust(uids=[NOBODY]))
+    with pytest.raises(SP.UnsafePath, match='owned by nobody'):
         F.read_file(str(path))  # nobody is not trusted by default
-    assert F.read_file(str(path), F.Trust(uids=[NOBODY])).data == b'p\n'
+    assert F.read_file(str(path), SP.Trust(uids=[NOBODY])).data == b'p\n'
     # sshd refuses a sticky world-writable directory such as /tmp too; only outside strict mode is it fine
-    with pytest.raises(F.UnsafePath, match='/tmp is writable by group and others'):
-        F.read_file(str(path), F.Trust(uids=[NOBODY], strict=True))
-    strict = F.Trust(uids=[NOBODY], strict=True)
+    with pytest.raises(SP.UnsafePath, match='/tmp is writable by group and others'):
+        F.read_file(str(path), SP.Trust(uids=[NOBODY], strict=True))
+    strict = SP.Trust(uids=[NOBODY], strict=True)
     os.chmod(path, 0o664)
-    with pytest.raises(F.UnsafePath, match='so its lines cannot be trusted'):
-        F._check_file(os.stat(path), str(path), strict, False)
+    with pytest.raises(SP.UnsafePath, match='so its lines cannot be trusted'):
+        SP.check_file(os.stat(path), str(path), strict, False)
     os.chmod(path, 0o644)
     os.chown(path, NOBODY + 1, 0)
-    with pytest.raises(F.UnsafePath, match='it must belong to root or nobody'):
-        F._check_file(os.stat(path), str(path), strict, False)
+    with pytest.raises(SP.UnsafePath, match='it must belong to root or nobody'):
+        SP.check_file(os.stat(path), str(path), strict, False)
 
 
 @needs_root
@@ -94,46 +98,46 @@ def test_a_hard_link_where_an_account_can_write_is_refused(tmp_path):
     home.mkdir(mode=0o700)
     os.chown(home, NOBODY, NOBODY)
     os.link(secret, home / 'link')
-    with pytest.raises(F.UnsafePath, match='2 hard links'):
-        F.read_file(str(home / 'link'), F.Trust(uids=[NOBODY]))
+    with pytest.raises(SP.UnsafePath, match='2 hard links'):
+        F.read_file(str(home / 'link'), SP.Trust(uids=[NOBODY]))
     os.chown(home, 0, 0)
     assert F.read_file(str(home / 'link')).data == b'root-only\n'  # only root could have made it
 
 
 def test_fifos_and_devices_are_never_opened(tmp_path):
     os.mkfifo(tmp_path / 'fifo')
-    with pytest.raises(F.UnsafePath, match='not a regular file'):
+    with pytest.raises(SP.UnsafePath, match='not a regular file'):
         F.read_file(str(tmp_path / 'fifo'))  # would block for ever if opened for reading
-    with pytest.raises(F.UnsafePath, match='not a regular file'):
+    with pytest.raises(SP.UnsafePath, match='not a regular file'):
         F.read_file('/dev/null')
 
 
 def test_size_bound_backups_move_and_prune(tmp_path):
     path = tmp_path / 'big'
     path.write_bytes(b'x' * 11)
-    with pytest.raises(F.UnsafePath, match='larger than 10 bytes'):
+    with pytest.raises(SP.UnsafePath, match='larger than 10 bytes'):
         F.read_file(str(path), max_bytes=10)
     os.chmod(path, 0o600)
-    backup = F.backup_file(str(path), now=0)
+    backup = B.backup_file(str(path), now=0)
     assert backup.startswith(str(path) + '.%d.' % os.getpid()) and backup.endswith('~')
-    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600 and F.backups_of(str(path)) == [backup]
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600 and B.backups_of(str(path)) == [backup]
     F.move_file(backup, str(tmp_path / 'moved'))
     assert (tmp_path / 'moved').read_bytes() == b'x' * 11 and not os.path.exists(backup)
     olds = [str(tmp_path / ('big.1.2026-01-0%d@00:00:00~' % day)) for day in (1, 2, 3)]
     for old in olds:
         open(old, 'w').close()
-    assert F.prune_backups(str(path), 1) == (olds[:2], [])
+    assert B.prune_backups(str(path), 1) == (olds[:2], [])
 
 
 def test_certifies_and_cert_path():
     key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHGBMSa2mWbhr4eZZ8vZ0+qCcXjtyq7Jzq2DZAaqxyXw me'
-    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as sshcert
+    from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import LocalCA
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    cert = sshcert.LocalCA(ed25519.Ed25519PrivateKey.generate()).sign(key, 'user', ['p'], 'id', 0, 2 ** 64 - 1)
+    cert = LocalCA(ed25519.Ed25519PrivateKey.generate()).sign(key, 'user', ['p'], 'id', 0, 2 ** 64 - 1)
     other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'
-    assert F.certifies(cert, key) and not F.certifies(cert, other) and not F.certifies(key, key)
-    assert not F.certifies('ssh-ed25519-cert-v01@openssh.com AAAA', key) and not F.certifies('', '')
-    assert F.cert_path('/k/id') == F.cert_path('/k/id.pub') == '/k/id-cert.pub'
+    assert C.certifies(cert, key) and not C.certifies(cert, other) and not C.certifies(key, key)
+    assert not C.certifies('ssh-ed25519-cert-v01@openssh.com AAAA', key) and not C.certifies('', '')
+    assert C.cert_path('/k/id') == C.cert_path('/k/id.pub') == '/k/id-cert.pub'
 
 
 # --- the property: a random path, a model of the rule ------------------------------------------
@@ -185,7 +189,7 @@ def test_reads_and_writes_follow_the_rule(tmp_path_factory, chain, final, trust_
         os.mkfifo(made)
     elif final == 'dir':
         made.mkdir()
-    trust = F.Trust(uids=[NOBODY] if trust_nobody else [])
+    trust = SP.Trust(uids=[NOBODY] if trust_nobody else [])
     read_expect = expect or {'link': 'it is a symbolic link', 'fifo': 'not a regular file', 'dir': 'a directory',
                              'hardlink': '2 hard links' if shared else None}.get(final)
     try:
@@ -193,14 +197,14 @@ def test_reads_and_writes_follow_the_rule(tmp_path_factory, chain, final, trust_
         assert read_expect is None, (chain, final, read_expect)
         assert found is None or found.data in (b'mine\n', b'secret\n')
         assert found is None or found.data == b'mine\n' or final == 'hardlink'
-    except F.UnsafePath as exc:
+    except SP.UnsafePath as exc:
         assert read_expect and read_expect in str(exc), (chain, final, str(exc))
     write_expect = expect or {'link': 'it is a symbolic link', 'dir': 'a directory'}.get(final)
     try:
         F.write_file(str(path), 'new\n', trust=trust)
         assert write_expect is None, (chain, final, write_expect)
         assert made.read_text() == 'new\n' and not made.is_symlink()
-    except F.UnsafePath as exc:
+    except SP.UnsafePath as exc:
         assert write_expect and write_expect in str(exc), (chain, final, str(exc))
     assert target.read_text() == 'secret\n'  # never written through any link
     for real in outside.iterdir():

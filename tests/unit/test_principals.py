@@ -4,6 +4,9 @@ import subprocess
 
 import pytest
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import accounts as A
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import ca_keys as CK
+from ansible_collections.netkingdom.warden.plugins.module_utils._host import drift as D
 from ansible_collections.netkingdom.warden.plugins.module_utils._host import principals as P
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
@@ -89,7 +92,7 @@ def test_validate_keeps_given_order_and_drops_duplicates():
     ('with space', False), ('tab\t', False), (None, False),
 ])
 def test_account_names(account, ok):
-    assert (P.account_problem(account) is None) is ok
+    assert (A.account_problem(account) is None) is ok
 
 
 def test_principals_map_names_account_and_index():
@@ -153,7 +156,7 @@ def test_exclusive_rewrite_warns_about_dropped_options():
     ('/etc/100%%/%u', None, None, '/etc/100%/deploy'),
 ])
 def test_expand_path_template(template, home, uid, expected):
-    assert P.expand_path_template(template, 'deploy', home, uid) == expected
+    assert A.expand_path_template(template, 'deploy', home, uid) == expected
 
 
 @pytest.mark.parametrize('template, user, words', [
@@ -165,7 +168,7 @@ def test_expand_path_template(template, home, uid, expected):
 ])
 def test_expand_refuses(template, user, words):
     with pytest.raises(ValidationError, match=words.replace('%', '%')):
-        P.expand_path_template(template, user)
+        A.expand_path_template(template, user)
 
 
 @pytest.mark.parametrize('template, expected', [
@@ -179,7 +182,7 @@ def test_expand_refuses(template, user, words):
     ('.ssh/%u', None),
 ])
 def test_listing_pattern(template, expected):
-    assert P.listing_pattern(template) == expected
+    assert A.listing_pattern(template) == expected
 
 
 @pytest.mark.parametrize('name, prefix, suffix, account', [
@@ -191,7 +194,7 @@ def test_listing_pattern(template, expected):
     ('user-.txt', 'user-', '.txt', None),
 ])
 def test_account_from_filename(name, prefix, suffix, account):
-    assert P.account_from_filename(name, prefix, suffix) == account
+    assert A.account_from_filename(name, prefix, suffix) == account
 
 
 # --- CA keys and drift -------------------------------------------------------------------------------
@@ -216,26 +219,26 @@ def strip_comment(line):
 
 def test_ca_keys_compare_by_key_ignoring_comments_and_order(ca_keys):
     (k1, f1), (k2, f2), (k3, f3) = ca_keys
-    wanted = P.validate_ca_keys([k1, k2])
+    wanted = CK.validate_ca_keys([k1, k2])
     text = '# trusted user CAs\n%s other-comment\n\n%s\n' % (strip_comment(k2), strip_comment(k1))
-    same = P.compare_ca_keys(wanted, text)
+    same = CK.compare_ca_keys(wanted, text)
     assert (same['missing_keys'], same['extra_keys'], same['file_missing']) == ([], [], False)
-    diff = P.compare_ca_keys(wanted, '%s\n%s\nnot a key\n' % (k1, k3))
+    diff = CK.compare_ca_keys(wanted, '%s\n%s\nnot a key\n' % (k1, k3))
     assert [k['fingerprint'] for k in diff['missing_keys']] == [f2]
     assert [k['fingerprint'] for k in diff['extra_keys']] == [f3]
     assert diff['invalid_lines'] == [3]
-    gone = P.compare_ca_keys(wanted, None)
+    gone = CK.compare_ca_keys(wanted, None)
     assert gone['file_missing'] and len(gone['missing_keys']) == 2
 
 
 def test_validate_ca_keys(ca_keys):
     (k1, f1), (k2, f2), dummy = ca_keys
-    assert [k['fingerprint'] for k in P.validate_ca_keys([k1, k1, '# file\n%s\n\n%s\n' % (k2, k1)])] == [f1, f2]
+    assert [k['fingerprint'] for k in CK.validate_ca_keys([k1, k1, '# file\n%s\n\n%s\n' % (k2, k1)])] == [f1, f2]
     with pytest.raises(ValidationError) as info:
-        P.validate_ca_keys([k1, 'ssh-ed25519 AAAA', ''])
+        CK.validate_ca_keys([k1, 'ssh-ed25519 AAAA', ''])
     assert info.value.fields == ['trusted_ca_keys[1]', 'trusted_ca_keys[2]']
     with pytest.raises(ValidationError, match='list'):
-        P.validate_ca_keys(k1)
+        CK.validate_ca_keys(k1)
 
 
 def observed(files, ca_text=None, ca_exists=True):
@@ -258,7 +261,7 @@ def test_clean_host_has_no_drift(ca_keys):
     (k1, dummy), dummy2, dummy3 = ca_keys
     desired = {'deploy': ['agt-task-bridge', 'adm-oncall'], 'backup': []}
     seen = observed({'deploy': H + 'adm-oncall\nagt-task-bridge\n', 'backup': None}, k1 + '\n')
-    report = P.drift_report('host1', desired, seen, P.validate_ca_keys([k1]), ACTORS)
+    report = D.drift_report('host1', desired, seen, CK.validate_ca_keys([k1]), ACTORS)
     assert report['drift'] is False and report['summary'] == []
     assert report['accounts']['backup'] == {'path': '/etc/ssh/auth_principals/backup', 'file_missing': True,
                                             'missing': [], 'extra': [], 'principals': [], 'invalid_lines': []}
@@ -285,7 +288,7 @@ DRIFT_CASES = [
 @pytest.mark.parametrize('case', DRIFT_CASES, ids=[c[0] for c in DRIFT_CASES])
 def test_drift(case):
     dummy, desired, files, accounts, unmanaged, sentences = case
-    report = P.drift_report('host1', desired, observed(files))
+    report = D.drift_report('host1', desired, observed(files))
     got = {a: (i['missing'], i['extra'], i['file_missing']) for a, i in report['accounts'].items()}
     assert got == accounts
     assert report['unmanaged_accounts'] == unmanaged
@@ -298,14 +301,14 @@ def test_drift(case):
 
 def test_ca_drift_sentences_name_the_key(ca_keys):
     (k1, f1), (k2, f2), (k3, f3) = ca_keys
-    report = P.drift_report('host2', {}, observed({}, '%s\n%s\n' % (k1, k3)), P.validate_ca_keys([k1, k2]))
+    report = D.drift_report('host2', {}, observed({}, '%s\n%s\n' % (k1, k3)), CK.validate_ca_keys([k1, k2]))
     assert report['drift'] and report['ca']['missing_keys'] == [f2] and report['ca']['extra_keys'] == [f3]
     assert report['ca']['keys'] == [f1, f3]
     assert 'host2: CA key %s (ssh-ed25519 ca2-comment) is not trusted in /etc/ssh/ca/ca_user.pub' % f2 \
         in report['summary']
     assert 'host2: /etc/ssh/ca/ca_user.pub trusts CA key %s (ssh-ed25519 ca3-comment), which is not wanted' % f3 \
         in report['summary']
-    missing = P.drift_report('host2', {}, observed({}, ca_exists=False), P.validate_ca_keys([k1]))
+    missing = D.drift_report('host2', {}, observed({}, ca_exists=False), CK.validate_ca_keys([k1]))
     assert missing['ca']['file_missing'] and missing['ca']['missing_keys'] == [f1]
     assert missing['summary'][0] == 'host2: the CA file /etc/ssh/ca/ca_user.pub is missing, so no user CA is trusted'
 
@@ -313,13 +316,13 @@ def test_ca_drift_sentences_name_the_key(ca_keys):
 def test_unreadable_file_is_drift_without_guessing():
     seen = observed({})
     seen['files']['deploy'] = {'path': '/p/deploy', 'exists': True, 'content': None, 'error': 'Permission denied'}
-    report = P.drift_report('h', {'deploy': ['a']}, seen)
+    report = D.drift_report('h', {'deploy': ['a']}, seen)
     assert report['drift'] and report['accounts']['deploy']['missing'] == []
     assert report['summary'] == ['h: account deploy: cannot read its principals file /p/deploy: Permission denied']
 
 
 def test_unaccepted_actors_count_unmanaged_files_too():
-    report = P.drift_report('h', {'deploy': ['agt-task-bridge']},
+    report = D.drift_report('h', {'deploy': ['agt-task-bridge']},
                             observed({'deploy': 'agt-task-bridge\n', 'ops': 'adm-all\n'}), actors=ACTORS)
     assert report['unaccepted_actors'] == ['atm-backup']
 
@@ -327,7 +330,7 @@ def test_unaccepted_actors_count_unmanaged_files_too():
 def test_unreadable_unmanaged_file_is_named():
     seen = observed({})
     seen['files']['mallory'] = {'path': '/p/mallory', 'exists': True, 'content': None, 'error': 'Permission denied'}
-    report = P.drift_report('h', {}, seen)
+    report = D.drift_report('h', {}, seen)
     assert report['unmanaged_accounts'] == ['mallory']
     assert report['summary'] == ['h: account mallory is not managed, but has a principals file /p/mallory '
                                  '(cannot read it: Permission denied)']

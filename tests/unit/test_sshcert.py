@@ -17,7 +17,10 @@ import time
 
 import pytest
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import ca_keygen as KG
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import certificate as S
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import local_ca as CA
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh import signature as SIG
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint
 
@@ -151,9 +154,9 @@ def keys(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _fresh_ca_cache():
-    S.clear_ca_cache()
+    CA.clear_ca_cache()
     yield
-    S.clear_ca_cache()
+    CA.clear_ca_cache()
 
 
 # --------------------------------------------------------------------------- a cert encoder for crafted inputs
@@ -583,8 +586,8 @@ def make_ca_file(tmp_path, kind, how, passphrase):
     if how == 'openssh':
         keygen(path, kind, passphrase or '')
     elif how == 'generated':
-        S.generate_ca_key(str(path), GENERATE_NAMES[kind], passphrase=passphrase)
-        S.clear_ca_cache()
+        KG.generate_ca_key(str(path), GENERATE_NAMES[kind], passphrase=passphrase)
+        CA.clear_ca_cache()
     else:
         _pem_key(path, kind, passphrase, how)
     return path
@@ -595,7 +598,7 @@ def make_ca_file(tmp_path, kind, how, passphrase):
 def test_local_ca_signs_what_ssh_keygen_accepts(keys, tmp_path, kind, how, passphrase):
     from cryptography.hazmat.primitives.serialization import load_ssh_public_identity
     ca_path = make_ca_file(tmp_path, kind, how, passphrase)
-    ca = S.LocalCA.from_file(str(ca_path), passphrase=passphrase)
+    ca = CA.LocalCA.from_file(str(ca_path), passphrase=passphrase)
     assert ca.key_type == KEY_TYPE_NAMES[kind]
     assert ca.public_key_line == key_line(str(ca_path) + '.pub')
     assert ca.fingerprint == keygen_fingerprint(str(ca_path) + '.pub')
@@ -621,7 +624,7 @@ def test_local_ca_signs_what_ssh_keygen_accepts(keys, tmp_path, kind, how, passp
         assert listed['serial'] != 0
         assert listed['critical_options'] == {}
         if cert_type == 'user':
-            assert sorted(listed['extensions']) == sorted(S.DEFAULT_USER_EXTENSIONS)
+            assert sorted(listed['extensions']) == sorted(CA.DEFAULT_USER_EXTENSIONS)
         else:
             assert listed['extensions'] == {}
         if kind == 'rsa':
@@ -631,7 +634,7 @@ def test_local_ca_signs_what_ssh_keygen_accepts(keys, tmp_path, kind, how, passp
 
 @needs_ssh_keygen
 def test_local_ca_options_serial_and_forever(keys, tmp_path):
-    ca = S.LocalCA.from_file(str(keys['ed25519']))
+    ca = CA.LocalCA.from_file(str(keys['ed25519']))
     line = ca.sign(key_line(str(keys['rsa']) + '.pub'), 'user', ['a', 'b', 'a'], 'opts', 0, FOREVER, serial=77,
                    extensions=['permit-pty', 'login@example.com'],
                    critical_options={'force-command': '/usr/bin/true x', 'source-address': '10.0.0.0/8'})
@@ -653,8 +656,8 @@ def test_local_ca_options_serial_and_forever(keys, tmp_path):
 
 
 def test_local_ca_random_serials(tmp_path):
-    ca = S.generate_ca_key(str(tmp_path / 'ca'))
-    pub = S.generate_ca_key(str(tmp_path / 'subject')).public_key_line
+    ca = KG.generate_ca_key(str(tmp_path / 'ca'))
+    pub = KG.generate_ca_key(str(tmp_path / 'subject')).public_key_line
     serials = {S.parse_certificate(ca.sign(pub, 'host', ['h'], 'h', 1, 2))['serial'] for dummy in range(20)}
     assert len(serials) == 20 and 0 not in serials
     assert all(0 < s < 2 ** 64 for s in serials)
@@ -688,8 +691,8 @@ SIGN_ERRORS = [
 
 @pytest.mark.parametrize('case,overrides,field', SIGN_ERRORS, ids=[c[0] for c in SIGN_ERRORS])
 def test_local_ca_sign_rejects_bad_requests(tmp_path, case, overrides, field):
-    ca = S.generate_ca_key(str(tmp_path / 'ca'))
-    request = dict(public_key_line=S.generate_ca_key(str(tmp_path / 'k')).public_key_line, cert_type='user',
+    ca = KG.generate_ca_key(str(tmp_path / 'ca'))
+    request = dict(public_key_line=KG.generate_ca_key(str(tmp_path / 'k')).public_key_line, cert_type='user',
                    principals=['alice'], key_id='id', valid_after=10, valid_before=20)
     request.update(overrides)
     with pytest.raises(ValidationError) as info:
@@ -698,7 +701,7 @@ def test_local_ca_sign_rejects_bad_requests(tmp_path, case, overrides, field):
 
 
 def test_local_ca_sign_reports_every_problem(tmp_path):
-    ca = S.generate_ca_key(str(tmp_path / 'ca'))
+    ca = KG.generate_ca_key(str(tmp_path / 'ca'))
     with pytest.raises(ValidationError) as info:
         ca.sign('x', 'y', [], '', 5, 1)
     assert info.value.fields == ['public_key', 'cert_type', 'principals', 'key_id', 'valid_before']
@@ -724,7 +727,7 @@ def test_load_unsupported_ca_keys(tmp_path):
         path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
         with pytest.raises(ValidationError) as info:
-            S.LocalCA.from_file(str(path), field='warden_ca_key')
+            CA.LocalCA.from_file(str(path), field='warden_ca_key')
         assert info.value.fields == ['warden_ca_key'], name
         assert words in str(info.value), (name, str(info.value))
 
@@ -732,7 +735,7 @@ def test_load_unsupported_ca_keys(tmp_path):
 def test_load_errors(tmp_path):
     def error(path, passphrase=None):
         with pytest.raises(ValidationError) as info:
-            S.LocalCA.from_file(str(path), passphrase=passphrase, field='warden_ca_key')
+            CA.LocalCA.from_file(str(path), passphrase=passphrase, field='warden_ca_key')
         assert info.value.fields == ['warden_ca_key']
         return str(info.value)
 
@@ -745,19 +748,19 @@ def test_load_errors(tmp_path):
     assert 'no passphrase was given' in error(pem)
     plain = _pem_key(tmp_path / 'plain', 'ed25519')
     assert 'not encrypted' in error(plain, 'unneeded')
-    assert S.LocalCA.from_file(str(plain), passphrase='').key_type == 'ssh-ed25519'
+    assert CA.LocalCA.from_file(str(plain), passphrase='').key_type == 'ssh-ed25519'
     with pytest.raises(ValidationError):
-        S.LocalCA.from_file('')
+        CA.LocalCA.from_file('')
 
 
 @needs_ssh_keygen
 def test_load_openssh_passphrase_errors(tmp_path):
     path = keygen(tmp_path / 'enc', 'ed25519', 'secret')
     with pytest.raises(ValidationError) as info:
-        S.LocalCA.from_file(str(path))
+        CA.LocalCA.from_file(str(path))
     assert 'no passphrase was given' in str(info.value)
     with pytest.raises(ValidationError) as info:
-        S.LocalCA.from_file(str(path), passphrase='wrong')
+        CA.LocalCA.from_file(str(path), passphrase='wrong')
     assert ('wrong passphrase' if HAS_BCRYPT else 'bcrypt') in str(info.value)
 
 
@@ -774,29 +777,29 @@ def test_missing_bcrypt_is_named(tmp_path, monkeypatch):
         monkeypatch.setattr(ssh, '_bcrypt_kdf', no_bcrypt)
     path = keygen(tmp_path / 'enc', 'p256', 'secret')
     with pytest.raises(ValidationError) as info:
-        S.LocalCA.from_file(str(path), passphrase='secret')
+        CA.LocalCA.from_file(str(path), passphrase='secret')
     assert 'pip install bcrypt' in str(info.value)
 
 
 def test_ca_cache(tmp_path):
     path = _pem_key(tmp_path / 'ca', 'p256', 'pw')
-    first = S.LocalCA.from_file(str(path), passphrase='pw')
-    assert S.LocalCA.from_file(str(path), passphrase='pw') is first
-    assert S.LocalCA.from_file(str(tmp_path / '.' / 'ca'), passphrase=b'pw') is first
+    first = CA.LocalCA.from_file(str(path), passphrase='pw')
+    assert CA.LocalCA.from_file(str(path), passphrase='pw') is first
+    assert CA.LocalCA.from_file(str(tmp_path / '.' / 'ca'), passphrase=b'pw') is first
     # the passphrase is checked again when it differs from the one that loaded the key
     with pytest.raises(ValidationError):
-        S.LocalCA.from_file(str(path), passphrase='other')
+        CA.LocalCA.from_file(str(path), passphrase='other')
     with pytest.raises(ValidationError):
-        S.LocalCA.from_file(str(path))
+        CA.LocalCA.from_file(str(path))
     # the passphrase itself is kept nowhere
-    for value in list(vars(first).values()) + [item for entry in S._CA_CACHE.values() for item in entry]:
+    for value in list(vars(first).values()) + [item for entry in CA._CA_CACHE.values() for item in entry]:
         assert value not in ('pw', b'pw')
     # a replaced key file is loaded again
     old = first.fingerprint
     os.unlink(str(path))
     os.unlink(str(path) + '.pub')
     _pem_key(path, 'p256', 'pw')
-    second = S.LocalCA.from_file(str(path), passphrase='pw')
+    second = CA.LocalCA.from_file(str(path), passphrase='pw')
     assert second is not first and second.fingerprint != old
 
 
@@ -807,15 +810,15 @@ def test_ca_cache(tmp_path):
     ('ecdsa-p521', 'ecdsa-sha2-nistp521'), ('rsa-2048', 'ssh-rsa')])
 def test_generate_ca_key(tmp_path, key_type, expected):
     path = tmp_path / 'sub' / 'dir' / 'ca_user'
-    ca = S.generate_ca_key(str(path), key_type)
+    ca = KG.generate_ca_key(str(path), key_type)
     assert ca.key_type == expected and ca.path == str(path)
     assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(str(path.parent)).st_mode) == 0o700
     assert path.read_text().startswith('-----BEGIN OPENSSH PRIVATE KEY-----')
     assert (tmp_path / 'sub' / 'dir' / 'ca_user.pub').read_text() == ca.public_key_line + '\n'
-    assert S.LocalCA.from_file(str(path)) is ca  # cached
-    S.clear_ca_cache()
-    assert S.LocalCA.from_file(str(path)).fingerprint == ca.fingerprint
+    assert CA.LocalCA.from_file(str(path)) is ca  # cached
+    CA.clear_ca_cache()
+    assert CA.LocalCA.from_file(str(path)).fingerprint == ca.fingerprint
     assert sorted(os.listdir(str(path.parent))) == ['ca_user', 'ca_user.pub']  # no temporary left over
     if SSH_KEYGEN:
         assert run(SSH_KEYGEN, '-y', '-f', str(path)).stdout.split()[:2] == ca.public_key_line.split()
@@ -825,22 +828,22 @@ def test_generate_ca_key_refuses_to_overwrite(tmp_path):
     path = tmp_path / 'ca'
     path.write_text('precious')
     with pytest.raises(ValidationError) as info:
-        S.generate_ca_key(str(path), field='warden_ca_key')
+        KG.generate_ca_key(str(path), field='warden_ca_key')
     assert info.value.fields == ['warden_ca_key'] and 'refusing to overwrite' in str(info.value)
     assert path.read_text() == 'precious'
     other = tmp_path / 'other'
     (tmp_path / 'other.pub').write_text('precious')
     with pytest.raises(ValidationError):
-        S.generate_ca_key(str(other))
+        KG.generate_ca_key(str(other))
     assert not other.exists() and (tmp_path / 'other.pub').read_text() == 'precious'
-    S.generate_ca_key(str(tmp_path / 'new'))
+    KG.generate_ca_key(str(tmp_path / 'new'))
     with pytest.raises(ValidationError):
-        S.generate_ca_key(str(tmp_path / 'new'))
+        KG.generate_ca_key(str(tmp_path / 'new'))
 
 
 def test_generate_ca_key_rejects_unknown_type(tmp_path):
     with pytest.raises(ValidationError) as info:
-        S.generate_ca_key(str(tmp_path / 'ca'), 'dsa')
+        KG.generate_ca_key(str(tmp_path / 'ca'), 'dsa')
     assert info.value.fields == ['key_type']
     assert not (tmp_path / 'ca').exists()
 
@@ -848,11 +851,11 @@ def test_generate_ca_key_rejects_unknown_type(tmp_path):
 @needs_bcrypt
 def test_generate_ca_key_with_passphrase(tmp_path):
     path = tmp_path / 'ca'
-    ca = S.generate_ca_key(str(path), 'ed25519', passphrase='s3cret')
-    S.clear_ca_cache()
-    assert S.LocalCA.from_file(str(path), passphrase='s3cret').fingerprint == ca.fingerprint
+    ca = KG.generate_ca_key(str(path), 'ed25519', passphrase='s3cret')
+    CA.clear_ca_cache()
+    assert CA.LocalCA.from_file(str(path), passphrase='s3cret').fingerprint == ca.fingerprint
     with pytest.raises(ValidationError):
-        S.LocalCA.from_file(str(path), passphrase='nope')
+        CA.LocalCA.from_file(str(path), passphrase='nope')
     if SSH_KEYGEN:
         assert run(SSH_KEYGEN, '-y', '-P', 's3cret', '-f', str(path)).stdout.split()[:2] == \
             ca.public_key_line.split()
@@ -861,7 +864,7 @@ def test_generate_ca_key_with_passphrase(tmp_path):
 @pytest.mark.skipif(HAS_BCRYPT, reason='bcrypt is installed')
 def test_generate_ca_key_with_passphrase_needs_bcrypt(tmp_path):
     with pytest.raises(ValidationError) as info:
-        S.generate_ca_key(str(tmp_path / 'ca'), passphrase='s3cret')
+        KG.generate_ca_key(str(tmp_path / 'ca'), passphrase='s3cret')
     assert 'bcrypt' in str(info.value)
     assert not (tmp_path / 'ca').exists()
 
@@ -880,13 +883,13 @@ def _keygen_cert(tmp_path, keys, ca, name, principals='alice', extra=()):
 def test_ssh_keygen_signatures_verify_and_a_spliced_one_does_not(keys, tmp_path, ca):
     first = _keygen_cert(tmp_path, keys, ca, 'first')
     second = _keygen_cert(tmp_path, keys, ca, 'second', principals='mallory')
-    assert S.signature_problem(first) is None and S.signature_problem(second) is None
+    assert SIG.signature_problem(first) is None and SIG.signature_problem(second) is None
     # the first certificate's content (alice) under the second one's signature (mallory): must not verify
     one, two = (base64.b64decode(c.split()[1]) for c in (first, second))
     cut_one, cut_two = (S.parse_certificate(c)['signed_length'] for c in (first, second))
     spliced = 'ssh-ed25519-cert-v01@openssh.com ' + base64.b64encode(one[:cut_one] + two[cut_two:]).decode()
     assert S.parse_certificate(spliced)['principals'] == ['alice']
-    assert 'does not verify' in S.signature_problem(spliced)
+    assert 'does not verify' in SIG.signature_problem(spliced)
 
 
 @needs_ssh_keygen
@@ -902,19 +905,19 @@ def test_a_certificate_naming_a_trusted_ca_it_was_not_signed_by_is_caught(keys, 
     line = 'ssh-ed25519-cert-v01@openssh.com ' + base64.b64encode(blob[:last] + theirs + blob[last + len(mine):]).decode()
     parsed = S.parse_certificate(line)
     assert parsed['ca_fingerprint'] == fingerprint(open(str(trusted) + '.pub').read())
-    assert 'does not verify' in S.signature_problem(line, parsed)
+    assert 'does not verify' in SIG.signature_problem(line, parsed)
 
 
 @needs_ssh_keygen
 def test_sha1_rsa_signatures_are_refused(keys, tmp_path):
     cert = _keygen_cert(tmp_path, keys, 'rsa', 'sha1', extra=('-t', 'ssh-rsa'))
     assert S.parse_certificate(cert)['signature_type'] == 'ssh-rsa'
-    assert 'SHA-1' in S.signature_problem(cert)
-    assert S.signature_problem(_keygen_cert(tmp_path, keys, 'rsa', 'sha256', extra=('-t', 'rsa-sha2-256'))) is None
+    assert 'SHA-1' in SIG.signature_problem(cert)
+    assert SIG.signature_problem(_keygen_cert(tmp_path, keys, 'rsa', 'sha256', extra=('-t', 'rsa-sha2-256'))) is None
 
 
 def test_the_local_ca_signature_verifies(tmp_path):
-    ca = S.generate_ca_key(str(tmp_path / 'ca'), 'ecdsa-p384')
+    ca = KG.generate_ca_key(str(tmp_path / 'ca'), 'ecdsa-p384')
     pub = ' '.join(open(str(tmp_path / 'ca.pub')).read().split()[:2])
     line = ca.sign(pub, 'host', ['h1.example'], 'id', 0, FOREVER)
-    assert S.signature_problem(line) is None
+    assert SIG.signature_problem(line) is None

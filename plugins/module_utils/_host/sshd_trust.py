@@ -25,11 +25,11 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import cert_path as host_cert_path
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.certs import cert_path as host_cert_path
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.ca_keys import validate_ca_keys
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import (
     plan_principals_file,
-    validate_ca_keys,
     validate_principals_map,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import CERT_SUFFIX, parse_public_key

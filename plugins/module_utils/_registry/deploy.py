@@ -25,15 +25,15 @@ import os
 import re
 import tempfile
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.backups import prune
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.fileio import (
-    Trust,
     make_dirs,
     move_file,
-    prune,
     read_file,
     remove_file,
     write_file,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._host.safe_path import Trust
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPE_NAMES
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as registry
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError

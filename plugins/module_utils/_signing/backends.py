@@ -16,7 +16,8 @@ import os
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._settings.resolver import Option, OptionGroup
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OPENBAO, OpenBaoSettings
-from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certificate import LocalCA, generate_ca_key
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.ca_keygen import generate_ca_key
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.local_ca import LocalCA
 from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys import fingerprint_blob, parse_public_key
 
 BACKENDS = ('auto', 'openbao', 'local')

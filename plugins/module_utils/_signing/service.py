@@ -30,8 +30,8 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.certifi
     format_time,
     parse_certificate,
     renewal_reason,
-    signature_problem,
 )
+from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.signature import signature_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKDATE_SECONDS, ca_fingerprints, make_backend
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import key_id_for, plain_public_key
 
