@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The host half of ``sshd_trust``: read the trust files once, write them all, check, reload, put back.
 
-Runs on the host inside the ``sshd_trust_files`` module (the controller decides what to write
+Runs on the host inside the ``sshd_trust_host`` module (the controller decides what to write
 with :mod:`sshd_trust`). Every function takes the ``AnsibleModule`` and ends it with
 ``exit_json`` / ``fail_json`` where the module would:
 

@@ -8,11 +8,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: sshd_trust_files
-short_description: Read sshd's trust files in one call, or write them all, check with sshd -t and reload
+module: sshd_trust_host
+short_description: Host half of netkingdom.warden.sshd_trust (internal) - read sshd's trust files, or write them, check and reload
 version_added: 0.1.0
 description:
-  - The host side of M(netkingdom.warden.sshd_trust); usually called by it, usable on its own.
+  - The host half of M(netkingdom.warden.sshd_trust), run on each host by that action plugin. Not meant to be called
+    directly; use M(netkingdom.warden.sshd_trust).
+  - Until release 1.0.0 the former name C(netkingdom.warden.sshd_trust_files) still runs this module, with a deprecation
+    warning.
   - With O(state=inspect) it returns, in one round trip, the text, mode and owner of every file in
     O(paths), whether each file of O(stat_paths) exists, and for every key in O(host_keys) its public key
     and current certificate. Private keys are never read.
@@ -167,21 +170,24 @@ options:
     type: str
 requirements:
   - C(sshd) on the host; C(ssh-keygen) when O(krl) is given.
+seealso:
+  - module: netkingdom.warden.sshd_trust
 """
 
 EXAMPLES = r"""
+# What netkingdom.warden.sshd_trust sends to the host; call that action plugin instead.
 - name: Read the CA file, the drop-in and the host key with its certificate
-  netkingdom.warden.sshd_trust_files:
+  netkingdom.warden.sshd_trust_host:
     paths: [/etc/ssh/ca/ca_user.pub, /etc/ssh/sshd_config.d/20-netkingdom-warden.conf]
     host_keys: [/etc/ssh/ssh_host_ed25519_key]
   register: seen
 
 - name: A real login proved the change; forget the pending verification
-  netkingdom.warden.sshd_trust_files:
+  netkingdom.warden.sshd_trust_host:
     state: verified
 
 - name: Put back what a failed change replaced
-  netkingdom.warden.sshd_trust_files:
+  netkingdom.warden.sshd_trust_host:
     state: restore
     backups: "{{ trust.backups }}"
 """
