@@ -90,7 +90,7 @@ COLLECTION_PKG = 'ansible_collections.netkingdom.warden.plugins'
 PROFILE_ALWAYS = [(CONTROLLER_GROUP, 'lookup', 'ssh_cert')]
 # When the rollout did not run: what the role used when this file was written.
 PROFILE_FALLBACK = [(CONTROLLER_GROUP, 'action', 'sshd_trust'), (CONTROLLER_GROUP, 'action', 'login_probe'),
-                    (HOST_GROUP, 'modules', 'sshd_trust_files')]
+                    (HOST_GROUP, 'modules', 'sshd_trust_host')]
 # Third-party libraries the plugins import lazily, when they sign (hvac), call a PDP (httpx) or
 # parse/sign certificates with cryptography: a worker that needs one pays its import again.
 LAZY_IMPORTS = ('hvac', 'httpx', 'cryptography.hazmat.primitives.serialization.ssh')

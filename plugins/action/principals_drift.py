@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Principals drift: read the host once (principals_info), compare on the controller.
+"""Principals drift: read the host once (principals_drift_host), compare on the controller.
 
 The wanted state and the actor inventory stay on the controller; the host only sends back the text
 of its principals files and its CA file. Never changes anything.
@@ -24,7 +24,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.drift impo
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import validate_principals_map
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
-HOST_MODULE = 'netkingdom.warden.principals_info'
+HOST_MODULE = 'netkingdom.warden.principals_drift_host'
 # option -> play variable used when the task does not set it
 DRIFT_VARIABLES = {
     'principals': 'warden_host_principals',

@@ -20,7 +20,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._signing.results
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, build_service
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
-HOST_MODULE = 'netkingdom.warden.ssh_cert_file'
+HOST_MODULE = 'netkingdom.warden.ssh_cert_host'
 
 
 class ActionModule(ActionBase):

@@ -32,7 +32,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.sshd_trust
 )
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
-HOST_MODULE = 'netkingdom.warden.sshd_trust_files'
+HOST_MODULE = 'netkingdom.warden.sshd_trust_host'
 RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
 
 SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{

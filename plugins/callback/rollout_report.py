@@ -97,7 +97,8 @@ import socket
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.netkingdom.warden.plugins.plugin_utils.rollout_report import ReportBuilder, write_report
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.rollout_render import write_report
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.rollout_report import ReportBuilder
 
 
 def _host_name(result):

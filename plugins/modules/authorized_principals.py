@@ -109,7 +109,6 @@ notes:
     which a managed (exclusive) file does not keep. A warning names every option dropped.
 seealso:
   - module: netkingdom.warden.principals_drift
-  - module: netkingdom.warden.principals_info
 """
 
 EXAMPLES = r"""

@@ -15,7 +15,7 @@ description:
   - Compares, per host and account, the principals that should be accepted (O(principals), by default the
     host's C(warden_host_principals)) with the host's C(AuthorizedPrincipalsFile)s, and the CA keys the host
     should trust (O(trusted_ca_keys)) with its C(TrustedUserCAKeys) file.
-  - The host is read once (M(netkingdom.warden.principals_info) returns every principals file and the CA
+  - The host is read once (M(netkingdom.warden.principals_drift_host) returns every principals file and the CA
     file in one call); the comparison runs on the controller, where the actor inventory stays.
   - Reports missing and extra principals per account, principals files of accounts that are not managed,
     missing and extra CA keys (compared by key, ignoring comments and order), and the actors none of whose
@@ -88,7 +88,7 @@ notes:
   - Backup copies (names ending in C(~)) and hidden files in the principals directory are not accounts.
 seealso:
   - module: netkingdom.warden.authorized_principals
-  - module: netkingdom.warden.principals_info
+  - module: netkingdom.warden.principals_drift_host
 """
 
 EXAMPLES = r"""

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Brings everything sshd trusts on a host to the wanted state, the way the C(netkingdom.warden.host_principals)
     role needs it, at the cost of one module round trip when nothing changes and two when something does.
-  - B(Inspect once.) One call of M(netkingdom.warden.sshd_trust_files) reads the CA keys file, each account's
+  - B(Inspect once.) One call of M(netkingdom.warden.sshd_trust_host) reads the CA keys file, each account's
     principals file, the drop-in, the main C(sshd_config), the KRL specification, and each host key's public
     key and certificate. Private keys are never read.
   - B(Decide on the controller.) The new text of each file is computed on the controller; a host certificate
@@ -248,7 +248,7 @@ notes:
   - The signing options (O(backend), O(openbao), O(local_ca), O(audit_log), O(policy), O(actors)) default to the
     C(warden_*) play variables, as for M(netkingdom.warden.ssh_cert). They are only used when O(host_keys) is set.
 seealso:
-  - module: netkingdom.warden.sshd_trust_files
+  - module: netkingdom.warden.sshd_trust_host
   - module: netkingdom.warden.ssh_cert
   - module: netkingdom.warden.login_probe
 """

@@ -314,7 +314,7 @@ def test_drift_is_reported_per_host_account_and_principal(bed, tmp_path):
 
 # --- finding 14.1: planted symbolic links, foreign or writable directories, hard links ------------
 HOME_TEMPLATE = '%h/.ssh/authorized_principals'
-INFO_BOOK = HERE / 'playbooks' / 'principals_info.yml'
+INFO_BOOK = HERE / 'playbooks' / 'principals_drift_host.yml'
 SECRET = '/home/warden-root-only'  # same file system as /home, so the hard link case works
 SECRET_LINE = 'root-secret-line'
 SVC_SSH = '/home/svc/.ssh'
@@ -402,7 +402,7 @@ def test_a_home_directory_template_works_when_the_path_is_safe(bed, tmp_path):
 
 def test_lines_that_are_not_valid_principals_never_leave_the_host(bed, tmp_path):
     """A line sshd would never match (a look-alike name, a CR line ending, a control character) is
-    reported by number; its text is not returned by principals_info, drift or authorized_principals."""
+    reported by number; its text is not returned by principals_drift_host, drift or authorized_principals."""
     host = bed.fleet['host1']
     lines = ['# by hand', 'p-login', 'r\u043e\u043et', 'ops\r', 'esc\x1b[31mred', 'from="10.0.0.1" agt-task-bridge']
     host.run(['rm', '-rf', PDIR])

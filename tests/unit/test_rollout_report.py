@@ -4,6 +4,7 @@ import json
 import re
 from html.parser import HTMLParser
 
+from ansible_collections.netkingdom.warden.plugins.plugin_utils import rollout_render as render
 from ansible_collections.netkingdom.warden.plugins.plugin_utils import rollout_report as rr
 
 NOW = 1795000000  # 2026-11-18T...Z, a fixed clock
@@ -99,7 +100,7 @@ def test_certificates_denials_failures_and_hosts_from_results():
     totals = summary['totals']
     assert (totals['hosts'], totals['certs'], totals['changed'], totals['kept'], totals['denied']) == (4, 4, 2, 1, 1)
     assert (totals['hosts_unreachable'], totals['hosts_failed'], totals['hosts_skipped']) == (1, 1, 1)
-    json.loads(rr.to_json(summary))
+    json.loads(render.to_json(summary))
 
 
 def test_host_certs_lists_policy_check_denials_and_check_mode():
@@ -147,7 +148,7 @@ def test_no_log_results_and_secret_fields_are_never_copied():
     failed_secret = {'failed': True, 'msg': 'login failed for url https://admin:hunter2hunter2@bao.example:8200'}
     summary = build([('h', 'Leaky', leaky, 'ok'), ('h', 'Hidden', hidden, 'ok'), ('h', 'Hidden item', hidden_item, 'ok'),
                      ('h', 'Secret message', failed_secret, 'failed')])
-    text = rr.to_json(summary) + rr.render_html(summary)
+    text = render.to_json(summary) + render.render_html(summary)
     for needle in ('AAAAIHNzaC1', 'BEGIN OPENSSH', 'hvs.', 'hunter2', 'A1b2A1b2'):
         assert needle not in text
     assert [c['path'] for c in summary['hosts']['h']['certs']] == [ACTOR_CERT['path']]
@@ -175,7 +176,7 @@ def test_hostile_strings_are_escaped_and_the_page_is_self_contained():
     cert = dict(HOST_CERT, path='/etc/ssh/"><svg onload=alert(1)>-cert.pub', principals=['a&b', '<p>'])
     summary = build([('<b>h&1</b>', 'Task "quoted" <i>', loop(cert), 'ok'),
                      ('<b>h&1</b>', 'Denied', loop(denied, failed=True), 'failed')])
-    page = rr.render_html(summary, now=NOW)
+    page = render.render_html(summary, now=NOW)
     assert '<script' not in page.lower() and '<img' not in page and '<svg onload' not in page
     assert '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;' in page
     assert '&lt;b&gt;h&amp;1&lt;/b&gt;' in page and 'a&amp;b, &lt;p&gt;' in page
@@ -205,7 +206,7 @@ def test_timeline_has_one_mark_per_certificate_hosts_on_the_y_axis_and_dates():
                      ('host-c', 'Denied', loop(DENIED, failed=True), 'failed'),
                      ('host-d', 'Unreachable', {'msg': 'refused'}, 'unreachable')],
                     stats={'host-c': {'failures': 1}, 'host-d': {'unreachable': 1}})
-    svg = rr.timeline_svg(summary, now=NOW)
+    svg = render.timeline_svg(summary, now=NOW)
     assert svg.startswith('<svg') and svg.endswith('</svg>')
     marks = re.findall(r'<g class="cert-mark" data-host="([^"]+)" data-serial="([^"]+)"', svg)
     assert sorted(marks) == sorted([('host-a', '1'), ('host-a', '10'), ('host-a', '30'), ('host-b', '5'),
@@ -223,13 +224,13 @@ def test_timeline_has_one_mark_per_certificate_hosts_on_the_y_axis_and_dates():
     assert widths[:3] == sorted(widths[:3]) and widths[0] < widths[2]
     # a short run: hour ticks
     short = build([('h', 'C', loop(dict(HOST_CERT, valid_before=rr.iso(NOW + 6 * 3600))), 'ok')])
-    labels = re.findall(r'<text class="axis"[^>]*>([^<]+)</text>', rr.timeline_svg(short, now=NOW))
+    labels = re.findall(r'<text class="axis"[^>]*>([^<]+)</text>', render.timeline_svg(short, now=NOW))
     assert any(re.match(r'^\d{2}-\d{2} \d{2}:\d{2}$', t) for t in labels[1:]), labels
 
 
 def test_write_report_names_files_after_the_run(tmp_path):
     summary = build([('h', 'C', loop(HOST_CERT), 'ok')])
-    json_path, html_path = rr.write_report(summary, str(tmp_path / 'out'), 'rollout-report', run_id='12/3')
+    json_path, html_path = render.write_report(summary, str(tmp_path / 'out'), 'rollout-report', run_id='12/3')
     assert json_path.endswith('rollout-report-12_3.json') and html_path.endswith('rollout-report-12_3.html')
     assert json.loads(open(json_path).read())['hosts']['h']['certs'][0]['serial'] == '1234567890123'
     assert open(html_path).read().startswith('<!DOCTYPE html>')

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, netkingdom.warden contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Principals drift: what a host should accept compared with what ``principals_info`` read from it.
+"""Principals drift: what a host should accept compared with what ``principals_drift_host`` read from it.
 
 Controller side (the ``principals_drift`` action plugin and its docs-only module share the argument
 spec here). Reads the files with ``principals.py`` and ``ca_keys.py``, so the drift check and the
@@ -39,7 +39,7 @@ def drift_report(host, desired, observed, trusted_ca_keys=None, actors=None):
     """Compare what a host should have with what was read from it.
 
     ``desired`` is a validated ``{account: [principal, ...]}``; ``observed`` is what the
-    ``principals_info`` module returned (``files``, ``ca``, ``scanned``); ``trusted_ca_keys`` are
+    ``principals_drift_host`` module returned (``files``, ``ca``, ``scanned``); ``trusted_ca_keys`` are
     key infos from :func:`validate_ca_keys`, or None to skip the CA; ``actors`` is a validated
     actor inventory (or None). Returns a JSON-friendly dict; ``drift`` is true when any account
     misses or has extra principals, a file cannot be read, an unmanaged account has a principals

@@ -4,7 +4,7 @@
 """What sshd trusts on a host, decided on the controller from one inspection of the host.
 
 Pure functions (text in, data out): the ``sshd_trust`` action plugin reads the host once
-(``sshd_trust_files state=inspect``), calls :func:`plan_trust` to decide which files change, and
+(``sshd_trust_host state=inspect``), calls :func:`plan_trust` to decide which files change, and
 writes them all in one more call (``state=apply``). Nothing here talks to a host.
 
 Files (defaults of the ``host_principals`` role):
@@ -174,7 +174,7 @@ def plan_trust(args, principals, files):
 
     ``args``: the action's options; ``principals``: from :func:`validate_trust_options`;
     ``files``: ``{path: {'content': text or None, 'mode': int, 'uid': int, 'gid': int}}`` as
-    ``sshd_trust_files state=inspect`` returns them (a missing file has content None).
+    ``sshd_trust_host state=inspect`` returns them (a missing file has content None).
 
     Returns ``{'changes': [...], 'krl': bool, 'warnings': [...]}``; each change is
     ``{kind, path, before, after, mode, owner, group}`` (plus ``added``/``removed`` for principals).
@@ -231,7 +231,7 @@ def file_diff(change):
 
 
 def write_args(change):
-    """The entry of ``sshd_trust_files state=apply`` ``files`` for a change."""
+    """The entry of ``sshd_trust_host state=apply`` ``files`` for a change."""
     entry = {'path': change['path'], 'content': change['after'],
              'mode': '%04o' % change['mode'] if change.get('mode') is not None else None,
              'owner': change.get('owner'), 'group': change.get('group')}

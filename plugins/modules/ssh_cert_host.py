@@ -8,11 +8,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: ssh_cert_file
-short_description: Read an SSH public key and its certificate on a host, or write a certificate atomically
+module: ssh_cert_host
+short_description: Host half of netkingdom.warden.ssh_cert (internal) - read a key and its certificate, or write a certificate
 version_added: 0.1.0
 description:
-  - The host side of M(netkingdom.warden.ssh_cert). With O(state=read) it returns the public key, the
+  - The host half of M(netkingdom.warden.ssh_cert), run on each host by that action plugin. Not meant to be called
+    directly; use M(netkingdom.warden.ssh_cert).
+  - Until release 1.0.0 the former name C(netkingdom.warden.ssh_cert_file) still runs this module, with a deprecation
+    warning.
+  - With O(state=read) it returns the public key, the
     current certificate (if any) and the host's names in one round trip; optionally it first generates
     the key pair on the host, so the private key is born on the host and never leaves it.
   - With O(state=present) it writes a signed certificate atomically (new file in the same directory, fsync,
@@ -20,7 +24,6 @@ description:
   - Reads and writes only through paths nobody else can change. A symbolic link anywhere on the path, or a
     directory owned or writable by anyone but root, the module's user and the owner of the key's directory,
     is refused with a message naming the path and why.
-  - Usually called by M(netkingdom.warden.ssh_cert); usable on its own.
 author:
   - netkingdom.warden developers (@netkingdom)
 extends_documentation_fragment:
@@ -75,11 +78,14 @@ options:
     type: str
 requirements:
   - C(ssh-keygen) on the host when O(generate_key=true).
+seealso:
+  - module: netkingdom.warden.ssh_cert
 """
 
 EXAMPLES = r"""
+# What netkingdom.warden.ssh_cert sends to the host; call that action plugin instead.
 - name: Read the host key and its certificate
-  netkingdom.warden.ssh_cert_file:
+  netkingdom.warden.ssh_cert_host:
     public_key_path: /etc/ssh/ssh_host_ed25519_key.pub
   register: host_key
 """

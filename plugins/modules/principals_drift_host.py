@@ -8,15 +8,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: principals_info
-short_description: Read every AuthorizedPrincipalsFile and the trusted user CA file of a host in one call
+module: principals_drift_host
+short_description: Host half of netkingdom.warden.principals_drift (internal) - read every principals file and the CA file
 version_added: 0.1.0
 description:
+  - The host half of M(netkingdom.warden.principals_drift), run on each host by that action plugin, which compares
+    the result with what the host should have on the controller. Not meant to be called directly; use
+    M(netkingdom.warden.principals_drift).
+  - Until release 1.0.0 the former name C(netkingdom.warden.principals_info) still runs this module, with a
+    deprecation warning.
   - Returns the text of the principals file of each account in O(accounts), of every other account's
     principals file found in the principals directory, and of the C(TrustedUserCAKeys) file, in one
     round trip. Changes nothing.
-  - The host side of M(netkingdom.warden.principals_drift), which compares the result with what the host
-    should have on the controller. Usable on its own.
   - The directory is listed only when the path template varies by account in its last component only
     (like the default V(/etc/ssh/auth_principals/%u)); hidden files and backup copies (names ending in
     C(~)) are skipped.
@@ -63,11 +66,15 @@ options:
       - The C(TrustedUserCAKeys) file to read. Empty to skip it.
     type: path
     default: /etc/ssh/ca/ca_user.pub
+seealso:
+  - module: netkingdom.warden.principals_drift
+  - module: netkingdom.warden.authorized_principals
 """
 
 EXAMPLES = r"""
+# What netkingdom.warden.principals_drift sends to the host; call that action plugin instead.
 - name: Read the principals files of every account and the CA file
-  netkingdom.warden.principals_info:
+  netkingdom.warden.principals_drift_host:
     accounts: [deploy, backup]
   register: seen
 
