@@ -18,7 +18,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._routing import 
 from ansible_collections.netkingdom.warden.plugins.module_utils._routing import route as RR
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[5]
 EXAMPLE = ROOT / "docs" / "examples" / "routing" / "catalog.yaml"
 FIXTURE = ROOT / "tests" / "cases" / "routing_catalog.yaml"
 DAY = datetime.date(2026, 11, 26)

@@ -87,7 +87,7 @@ def test_local_backend_and_a_disabled_gate(tmp_path):
 # --- the warden.yaml of CONTRACTS.md: every documented ops-warden key, as ops-warden writes it ---------
 
 # every key, as ops-warden writes it (the integration test runs a playbook on the same file)
-CONTRACTS_YAML = (Path(__file__).resolve().parents[1] / 'cases' / 'ops_warden_warden.yaml').read_text().format(
+CONTRACTS_YAML = (Path(__file__).resolve().parents[4] / 'cases' / 'ops_warden_warden.yaml').read_text().format(
     vault_addr='https://openbao.example.internal:8200', flex_auth_url='http://127.0.0.1:8080')
 
 

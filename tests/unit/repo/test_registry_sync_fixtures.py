@@ -10,7 +10,7 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._gate import rul
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import snapshot as R
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry import build as RB
 
-HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                     'docs', 'examples', 'registry-sync')
 FINGERPRINT = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU'
 

@@ -34,7 +34,7 @@ import re
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PLUGINS = os.path.join(ROOT, 'plugins')
 TASK_DIRS = [os.path.join(ROOT, 'playbooks'), os.path.join(ROOT, 'roles')]
 DOC = os.path.join(ROOT, 'docs', 'troubleshooting.md')

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERVER = ROOT / "tests" / "bed" / "pdp_server.py"
 FORBIDDEN = ("ansible_collections", "plugins", "ansible", "tests")
 

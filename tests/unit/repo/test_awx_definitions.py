@@ -32,7 +32,7 @@ from tests.bed import awx_credentials as AWX
 from tests.bed.ansible_run import run_playbook
 from tests.bed.collection_tarball import collection_tarball, collection_version, install_tarball
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 AWX_DIR = ROOT / 'docs' / 'awx'
 BIN = os.path.dirname(sys.executable)
 PLAYBOOKS = dict((p.stem, p) for p in (ROOT / 'playbooks').glob('*.yml'))
