@@ -54,7 +54,7 @@ def is_bad(inventory):
 
 BAD_INVENTORIES = st.lists(INVENTORY.filter(is_bad), min_size=4, max_size=4)
 # Kept explicitly (run with the generated ones): TTL above the max, a principal with a comma, and
-# the trailing newline the unit fuzzing found (tests/unit/test_fuzz_inputs.py).
+# the trailing newline the unit fuzzing found (tests/unit/repo/test_fuzz_inputs.py).
 FIXED = [{'agt-state-hub-bridge': dict(GOOD, ttl_hours=25)},
          {'agt-state-hub-bridge': dict(GOOD, principals=['a,b', 'ok'])},
          {'agt-state-hub-bridge\n': dict(GOOD)}]

@@ -242,7 +242,7 @@ def test_openbao_credential_reaches_the_collection_settings(tmp_path):
 def test_the_signing_token_has_its_own_variable_never_the_callers(tmp_path):
     """Finding 14.10: the signing token reaches the signer as WARDEN_OPENBAO_TOKEN; the credential lookup's
     "caller's own token" variables (BAO_TOKEN, VAULT_TOKEN) are never set by the credential type, and a caller
-    token that is the signer's is recognised (tests/integration/test_credential_fetch.py: refused for real)."""
+    token that is the signer's is recognised (tests/integration/credentials/test_credential_fetch.py: refused for real)."""
     ctype = load(CREDENTIAL_TYPES['openbao'][0])
     injected = set(ctype['injectors']['env'])
     assert not injected & set(CA.TOKEN_ENV), 'the signing token must not look like the caller\'s own token'

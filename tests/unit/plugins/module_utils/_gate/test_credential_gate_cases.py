@@ -1,6 +1,6 @@
 """The credential-read gate table through the embedded evaluator, and the registry side of lanes.
 
-tests/integration/test_credential_gate_parity.py runs the same table against the
+tests/integration/gate/test_credential_gate_parity.py runs the same table against the
 flex-auth-compatible PDP over HTTP and requires the same effect and reason.
 """
 

@@ -1,6 +1,6 @@
 """The shared gate case table through the embedded evaluator (gate.evaluate).
 
-tests/integration/test_gate_parity.py runs the same table against the flex-auth-compatible
+tests/integration/gate/test_gate_parity.py runs the same table against the flex-auth-compatible
 PDP over HTTP and requires the same effect and reason.
 """
 

@@ -4,7 +4,7 @@ One rule (plugins/module_utils/_settings/url_check.py) for every URL a token goe
 public key every host trusts), the flex-auth PDP (policy.url), the registry checks (registry_verify, preflight)
 and the reload endpoint of the flex_auth_registry role (the secure_url filter). These tests need no network:
 every refusal happens while the settings are read, before a client exists. That nothing is contacted is shown
-for real in tests/integration/test_insecure_http.py.
+for real in tests/integration/security/test_insecure_http.py.
 """
 
 import pytest
