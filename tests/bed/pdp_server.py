@@ -6,7 +6,7 @@ ops-warden signing gate and decides by evaluating the published Rego packages
 (policy/flex-auth/*.rego: flexauth.ops_warden.ssh_signing, flexauth.ops_warden.credential_read)
 on a real Rego engine (regopy, the Python bindings of rego-cpp), with the registry snapshot file
 as ``data.registry``, loaded as flex-auth would load it. It imports NOTHING from the collection
-(tests/unit/test_pdp_independence.py fails if it does): what it answers is an independent
+(tests/unit/repo/test_pdp_independence.py fails if it does): what it answers is an independent
 evaluation of the published rules, which the parity tests compare with the embedded gate.
 Standard library plus regopy.
 

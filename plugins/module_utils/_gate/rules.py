@@ -7,7 +7,7 @@ The request and envelope follow the flex-auth ``POST /v1/check`` contract used
 by ops-warden. The embedded evaluator implements the published Rego package
 (policy/flex-auth/ops_warden_ssh_signing.rego) rule for rule and in the same
 order, so ``embedded`` and ``flex_auth`` modes give the same effect, reason and
-failing rule for the same request and registry (tests/integration/test_rego_parity.py
+failing rule for the same request and registry (tests/integration/gate/test_rego_parity.py
 checks it against that Rego on a real Rego engine). Requests for a
 ``credential-lane`` resource (action ``read``, a credential fetch as the caller) are
 decided by the credential-read rules (``_credential_checks``) instead.
