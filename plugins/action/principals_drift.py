@@ -11,8 +11,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import resolve_actors
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.ca_keys import validate_ca_keys
@@ -22,9 +20,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.drift impo
     drift_report,
 )
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.principals import validate_principals_map
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.host_pair import HostPairAction
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
 
-HOST_MODULE = 'netkingdom.warden.principals_drift_host'
 # option -> play variable used when the task does not set it
 DRIFT_VARIABLES = {
     'principals': 'warden_host_principals',
@@ -32,7 +30,8 @@ DRIFT_VARIABLES = {
 }
 
 
-class ActionModule(ActionBase):
+class ActionModule(HostPairAction):
+    HOST_MODULE = 'netkingdom.warden.principals_drift_host'
 
     def _var(self, task_vars, name):
         if name not in task_vars:
@@ -70,7 +69,7 @@ class ActionModule(ActionBase):
 
         read_args = {'accounts': sorted(desired), 'path_template': args['path_template'],
                      'ca_path': args['ca_path'] if ca_keys is not None else ''}
-        observed = self._execute_module(module_name=HOST_MODULE, module_args=read_args, task_vars=task_vars)
+        observed = self._host_call(read_args, task_vars)
         if observed.get('failed') or observed.get('unreachable'):
             result.update(failed=True, msg='reading the principals files on %s failed: %s' % (host, observed.get('msg')))
             if observed.get('unreachable'):

@@ -9,8 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.host_names import reported_names_note
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SSH_CERT_EXCLUSIVE, SSH_CERT_SPEC, default_key_path, parse_renew_before
@@ -18,15 +16,12 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job imp
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.results import denied_fields
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, build_service
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.host_pair import HostPairAction
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
-HOST_MODULE = 'netkingdom.warden.ssh_cert_host'
 
-
-class ActionModule(ActionBase):
-
-    def _host_call(self, args, task_vars):
-        return self._execute_module(module_name=HOST_MODULE, module_args=args, task_vars=task_vars)
+class ActionModule(HostPairAction):
+    HOST_MODULE = 'netkingdom.warden.ssh_cert_host'
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)

@@ -12,8 +12,6 @@ __metaclass__ = type
 
 import functools
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC, parse_renew_before
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import KnownCABackend, backend_name, host_ca_is_user_ca, make_backend
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
@@ -30,9 +28,9 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._host.sshd_trust
     validate_trust_options,
     write_args,
 )
+from ansible_collections.netkingdom.warden.plugins.plugin_utils.host_pair import HostPairAction
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
-HOST_MODULE = 'netkingdom.warden.sshd_trust_host'
 RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
 
 SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
@@ -71,10 +69,8 @@ SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
 })
 
 
-class ActionModule(ActionBase):
-
-    def _host_call(self, args, task_vars):
-        return self._execute_module(module_name=HOST_MODULE, module_args=args, task_vars=task_vars)
+class ActionModule(HostPairAction):
+    HOST_MODULE = 'netkingdom.warden.sshd_trust_host'
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
