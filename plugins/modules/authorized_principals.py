@@ -207,6 +207,8 @@ NEW_DIRECTORY = (0o755, 0, 0)
 
 
 def parse_mode(value):
+    """The file mode from ``value`` (``0644``, ``0o644``); refused when group- or world-writable, as
+    StrictModes would."""
     text = str(value).strip()
     if text.startswith('0o'):
         text = text[2:]

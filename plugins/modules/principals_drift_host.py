@@ -165,6 +165,8 @@ def read_principals(path, account):
 
 
 def read_ca(path):
+    """The trusted user CA file at ``path``: ``{path, exists, content}``, with ``error`` when it cannot be read
+    safely."""
     entry = {'path': path, 'exists': False, 'content': None}
     try:
         found = read_file(path, Trust(), MAX_FILE_BYTES)
@@ -180,6 +182,7 @@ def read_ca(path):
 
 
 def account_path(template, account):
+    """The principals file of ``account`` from sshd's path template (``%h``, ``%u``, ``%U``)."""
     home = uid = None
     if '%h' in template or '%U' in template or not template.startswith('/'):
         try:

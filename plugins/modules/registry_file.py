@@ -213,12 +213,14 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._registry.deploy
 
 
 def fail(module, exc, **extra):
+    """Fail the module with the message of ``exc`` and, for a ValidationError, every bad field."""
     if isinstance(exc, ValidationError):
         extra['problems'] = [{'field': f, 'message': m} for f, m in exc.problems]
     module.fail_json(msg=str(exc), **extra)
 
 
 def validator(module, command):
+    """``validate_command`` as a function of the candidate file (None when unset); it raises DeployError on refusal."""
     if not command:
         return None
     if '%s' not in command:
@@ -234,6 +236,7 @@ def validator(module, command):
 
 
 def do_read(module, path, backup_dir):
+    """state=read: the installed snapshot (digest, validity, actors) and the saved history."""
     info = inspect_file(path)
     snapshot = info['snapshot'] if info['valid'] else None
     module.exit_json(changed=False, path=path, exists=info['exists'], digest=info['digest'],
@@ -243,6 +246,7 @@ def do_read(module, path, backup_dir):
 
 
 def do_present(module, path, backup_dir):
+    """state=present: install the snapshot when it differs, keeping the old file in the history."""
     params = module.params
     if params['content'] is None:
         module.fail_json(msg='content is required with state=present')
@@ -272,6 +276,7 @@ def do_present(module, path, backup_dir):
 
 
 def do_restore(module, path, backup_dir):
+    """state=restore: put a saved snapshot back (by file or digest)."""
     params = module.params
     source = pick_backup(backup_dir, backup=params['backup'], digest=params['digest'])
     if module.check_mode:
@@ -284,6 +289,7 @@ def do_restore(module, path, backup_dir):
 
 
 def do_absent(module, path):
+    """state=absent: remove the snapshot file."""
     current = inspect_file(path)
     if current['exists'] and not module.check_mode:
         remove(path)

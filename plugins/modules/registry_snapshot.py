@@ -168,6 +168,7 @@ def read_existing(path):
 
 
 def write_atomically(module, dest, text):
+    """Write ``text`` to ``dest`` through the one host I/O; an unsafe path fails the module."""
     try:
         write_file(dest, text, trust=Trust.of_directory(dest))
     except UnsafePath as exc:
@@ -175,6 +176,7 @@ def write_atomically(module, dest, text):
 
 
 def fail_validation(module, exc):
+    """Fail the module naming every bad field of ``exc`` (a ValidationError)."""
     module.fail_json(msg=str(exc), problems=[{'field': f, 'message': m} for f, m in exc.problems])
 
 

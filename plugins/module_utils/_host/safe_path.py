@@ -81,6 +81,7 @@ class Trust(object):
 
 
 def absolute(path):
+    """The absolute, normalised form of ``path`` (relative to the working directory)."""
     return os.path.normpath(os.path.join(os.getcwd(), path)) if not path.startswith('/') else os.path.normpath(path)
 
 
@@ -177,6 +178,8 @@ def open_parent(path, trust, make_dirs=None):
 
 
 def check_file(st, path, trust, shared):
+    """Refuse ``st`` (an lstat of ``path``) unless it is a regular file the rule trusts; ``shared`` when
+    someone besides root can write its directory."""
     if stat.S_ISDIR(st.st_mode):
         raise UnsafePath(path, 'it is a directory, not a file')
     if not stat.S_ISREG(st.st_mode):
@@ -212,4 +215,5 @@ def stat_entry(dirfd, name, path):
 
 
 def trust_or_default(trust):
+    """``trust``, or the default rule (root only) when None."""
     return Trust() if trust is None else trust

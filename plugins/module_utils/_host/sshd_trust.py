@@ -57,6 +57,7 @@ def krl_spec_text(serials, keys):
 
 
 def principals_path(directory, account):
+    """The AuthorizedPrincipalsFile of ``account`` in ``directory`` (sshd's ``%u``)."""
     return directory.rstrip('/') + '/' + account
 
 
@@ -71,6 +72,7 @@ def dropin_text(ca_path, principals_dir, host_cert_paths=(), krl_path=None, head
 
 
 def include_line(dropin):
+    """The main config's line that loads the drop-in's directory."""
     return 'Include %s/*.conf' % posixpath.dirname(dropin)
 
 
