@@ -27,6 +27,7 @@ import math
 import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.text_file import read_text_file
 
 try:
     import yaml
@@ -309,13 +310,7 @@ def load_yaml_text(text, source):
 
 def load_inventory_file(path):
     """Read and validate an inventory file. Returns ``(actors, warnings)``."""
-    try:
-        with open(path, 'rb') as handle:
-            text = handle.read().decode('utf-8')
-    except (IOError, OSError) as exc:
-        raise ValidationError([(path, 'cannot read inventory file: %s' % exc.strerror)], what='actor inventory')
-    except UnicodeDecodeError:
-        raise ValidationError([(path, 'inventory file is not UTF-8 text')], what='actor inventory')
+    text = read_text_file(path, 'inventory file', 'actor inventory')
     return load_actors(load_yaml_text(text, path), source=path)
 
 

@@ -16,6 +16,7 @@ import json
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, principal_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.text_file import read_text_file
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.legacy import V1_WARNING, convert_v1
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     CREDENTIAL_RESOURCE_TYPE,
@@ -210,13 +211,7 @@ def parse_snapshot_text(text, source='registry snapshot', warnings=None):
 
 def load_snapshot_file(path, warnings=None):
     """Read a snapshot file (UTF-8 JSON) and validate it; raises ValidationError naming the file."""
-    try:
-        with open(path, 'rb') as handle:
-            text = handle.read().decode('utf-8')
-    except (IOError, OSError) as exc:
-        raise ValidationError([(path, 'cannot read registry snapshot: %s' % exc.strerror)], what='registry snapshot')
-    except UnicodeDecodeError:
-        raise ValidationError([(path, 'registry snapshot is not UTF-8 text')], what='registry snapshot')
+    text = read_text_file(path, 'registry snapshot', 'registry snapshot')
     return parse_snapshot_text(text, source=path, warnings=warnings)
 
 

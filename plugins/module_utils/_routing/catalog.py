@@ -35,6 +35,7 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import load_yaml_text
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
+from ansible_collections.netkingdom.warden.plugins.module_utils._settings.text_file import read_text_file
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import GATED_LANE, POLICY_REF_RE
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.secret_guard import describe, find_secrets
 
@@ -326,13 +327,7 @@ def load_catalog_file(path, today=None, stale_days=STALE_DAYS):
                                 'variable %s or environment %s); docs/examples/routing/catalog.yaml in the '
                                 'collection shows the shape' % (CATALOG_VAR, CATALOG_ENV))], what='options')
     path = os.path.expanduser(path)
-    try:
-        with open(path, 'rb') as handle:
-            text = handle.read().decode('utf-8')
-    except (IOError, OSError) as exc:
-        raise ValidationError([(path, 'cannot read the routing catalog: %s' % (exc.strerror or exc))], what=WHAT)
-    except UnicodeDecodeError:
-        raise ValidationError([(path, 'the routing catalog is not UTF-8 text')], what=WHAT)
+    text = read_text_file(path, 'the routing catalog', WHAT)
     return parse_catalog_text(text, source=path, today=today, stale_days=stale_days)
 
 
