@@ -20,23 +20,11 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.certs import cert_path
 from ansible_collections.netkingdom.warden.plugins.module_utils._host.accounts import account_problem, address_problem
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import principal_problem
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import PROBE_SPEC
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.service import PolicyDenied, build_service
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError, WardenError
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
-
-PROBE_SPEC = dict(SIGNING_SPEC, **{
-    'account': {'type': 'str', 'required': True},
-    'principal': {'type': 'str', 'required': True},
-    'actor': {'type': 'str'},
-    'ttl_hours': {'type': 'float', 'default': 0.1},
-    'address': {'type': 'str'},
-    'port': {'type': 'int'},
-    'ssh_args': {'type': 'str', 'default': ''},
-    'retries': {'type': 'int', 'default': 3},
-    'timeout': {'type': 'int', 'default': 10},
-})
 
 # Options first: for an -o given twice ssh keeps the first, so the inventory's ssh args cannot
 # turn multiplexing back on (a shared master connection would skip authentication altogether).

@@ -15,41 +15,11 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings, openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import OpenBaoSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.signer import OpenBaoSigner
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_ensure import SshEngine
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_spec import (
-    CA_KEY_TYPES,
-    DEFAULT_POLICY_NAME,
-    build_spec,
-)
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine_spec import ENGINE_SPEC, build_spec
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
-
-CA_OPTIONS = {
-    'generate': {'type': 'bool'},
-    'key_type': {'type': 'str', 'default': 'ed25519', 'choices': sorted(CA_KEY_TYPES)},
-    'key_bits': {'type': 'int'},
-    'private_key': {'type': 'str', 'no_log': True},
-    'public_key': {'type': 'str'},
-    'rotate': {'type': 'bool', 'default': False},
-    'issuer_name': {'type': 'str'},
-    'make_default': {'type': 'bool', 'default': False},
-}
-ENGINE_SPEC = {
-    'openbao': openbao_argument_spec(),
-    'mount': {'type': 'str'},
-    'host_mount': {'type': 'str'},
-    'ca': {'type': 'dict', 'default': {}, 'options': CA_OPTIONS},
-    'host_ca': {'type': 'dict', 'options': CA_OPTIONS},
-    'role_map': {'type': 'dict'},
-    'host_role': {'type': 'str'},
-    'max_ttl_hours': {'type': 'dict'},
-    'host_max_ttl_hours': {'type': 'float', 'default': 720},
-    'host_domains': {'type': 'list', 'elements': 'str'},
-    'default_extensions': {'type': 'list', 'elements': 'str'},
-    'roles': {'type': 'dict', 'default': {}},
-    'policy_name': {'type': 'str', 'default': DEFAULT_POLICY_NAME},
-}
 
 
 def _scrub(value, scrub):

@@ -11,28 +11,8 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
-from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.checks import DEFAULT_SSHD_MIN, run_preflight
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS, local_ca_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.checks import PREFLIGHT_EXCLUSIVE, PREFLIGHT_SPEC, run_preflight
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
-
-PREFLIGHT_SPEC = dict(ACTOR_SOURCE_SPEC, **{
-    'openbao': openbao_argument_spec(),
-    'backend': {'type': 'str', 'choices': list(BACKENDS)},
-    'local_ca': local_ca_argument_spec(),
-    'policy': policy_argument_spec(),
-    'hosts': {'type': 'list', 'elements': 'str', 'default': []},
-    'flex_auth_hosts': {'type': 'list', 'elements': 'str', 'default': []},
-    'sshd_var': {'type': 'str', 'default': 'warden_preflight_sshd'},
-    'registry_var': {'type': 'str', 'default': 'warden_preflight_registry'},
-    'sshd_min_version': {'type': 'str', 'default': DEFAULT_SSHD_MIN},
-    'sign_host_certificates': {'type': 'bool', 'default': False},
-    'skip': {'type': 'list', 'elements': 'str', 'default': []},
-    'fail_on_failure': {'type': 'bool', 'default': True},
-})
-PREFLIGHT_EXCLUSIVE = [['actors', 'inventory_file']]
 
 
 class ActionModule(ActionBase):

@@ -10,19 +10,9 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._audit.log import AuditLog
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import MAX_REASON, REGISTRY_AUDIT_SPEC
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import play_audit_log
-
-OUTCOMES = ['deployed', 'unchanged', 'rolled_back', 'failed']
-AUDIT_SPEC = {
-    'outcome': {'type': 'str', 'required': True, 'choices': OUTCOMES},
-    'old_digest': {'type': 'str'},
-    'new_digest': {'type': 'str'},
-    'reason': {'type': 'str'},
-    'host': {'type': 'str'},
-    'audit_log': {'type': 'path'},
-}
-MAX_REASON = 2000
 
 
 class ActionModule(ActionBase):
@@ -32,7 +22,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        dummy, args = self.validate_argument_spec(argument_spec=AUDIT_SPEC)
+        dummy, args = self.validate_argument_spec(argument_spec=REGISTRY_AUDIT_SPEC)
         path = args['audit_log']
         if not path:
             path = play_audit_log(task_vars, self._templar) or None  # warden_audit_log, else warden_config's

@@ -13,21 +13,10 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import WardenError
-from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings, policy_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import GateSettings
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.validate import load_snapshot_file
-from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import make_client, verify_instance
+from ansible_collections.netkingdom.warden.plugins.module_utils._registry.checks import VERIFY_SPEC, make_client, verify_instance
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults
-
-VERIFY_SPEC = {
-    'url': {'type': 'str', 'required': True},
-    'policy': policy_argument_spec(),
-    'wait': {'type': 'float', 'default': 30.0},
-    'expect_digest': {'type': 'str'},
-    'smoke': {'type': 'bool', 'default': True},
-    'snapshot': {'type': 'path'},
-    'smoke_actor': {'type': 'str'},
-    'smoke_subject': {'type': 'str'},
-}
 
 
 class ActionModule(ActionBase):

@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import functools
 
-from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SIGNING_SPEC, parse_renew_before
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.argspec import SSHD_TRUST_SPEC, parse_renew_before
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import KnownCABackend, backend_name, host_ca_is_user_ca, make_backend
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.job import CertJob
 from ansible_collections.netkingdom.warden.plugins.module_utils._signing.request import cert_request
@@ -32,41 +32,6 @@ from ansible_collections.netkingdom.warden.plugins.plugin_utils.host_pair import
 from ansible_collections.netkingdom.warden.plugins.plugin_utils.task_vars import apply_play_defaults, host_cert_principals
 
 RELOAD_OPTIONS = ('sshd_bin', 'sshd_config', 'reload_method', 'sshd_service', 'reload_command')
-
-SSHD_TRUST_SPEC = dict(SIGNING_SPEC, **{
-    'state': {'type': 'str', 'choices': ['present', 'restore', 'verified'], 'default': 'present'},
-    'pending_path': {'type': 'path', 'default': '/var/lib/warden/sshd-trust.pending'},
-    'keep_backups': {'type': 'int', 'default': 5},
-    'ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
-    'ca_path': {'type': 'path', 'default': '/etc/ssh/ca/ca_user.pub'},
-    'principals': {'type': 'dict', 'default': {}},
-    'principals_dir': {'type': 'path', 'default': '/etc/ssh/auth_principals'},
-    'exclusive': {'type': 'bool', 'default': True},
-    'dropin': {'type': 'path', 'default': '/etc/ssh/sshd_config.d/20-netkingdom-warden.conf'},
-    'dropin_content': {'type': 'str'},
-    'sshd_config': {'type': 'path', 'default': '/etc/ssh/sshd_config'},
-    'revoked_serials': {'type': 'list', 'elements': 'str', 'default': []},
-    'revoked_keys': {'type': 'list', 'elements': 'str', 'default': []},
-    'krl_path': {'type': 'path', 'default': '/etc/ssh/revoked_keys'},
-    'host_keys': {'type': 'list', 'elements': 'path', 'default': []},
-    'signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
-    'host_signing_ca_keys': {'type': 'list', 'elements': 'str', 'default': []},
-    'host_cert_principals': {'type': 'list', 'elements': 'str'},
-    'host_cert_ttl_hours': {'type': 'float'},
-    'renew_before': {'type': 'str'},
-    'force': {'type': 'bool', 'default': False},
-    'sshd_bin': {'type': 'path', 'default': '/usr/sbin/sshd'},
-    'reload_method': {'type': 'str', 'choices': ['service', 'command'], 'default': 'service'},
-    'sshd_service': {'type': 'str', 'default': 'ssh'},
-    'reload_command': {'type': 'str'},
-    'backups': {'type': 'dict', 'default': {}},
-    'actor_certs': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
-        'actor': {'type': 'str', 'required': True},
-        'key': {'type': 'path', 'required': True, 'no_log': False},  # a key's path, not a key
-        'force': {'type': 'bool', 'default': False},
-        'renew_before': {'type': 'str'},
-    }},
-})
 
 
 class ActionModule(HostPairAction):

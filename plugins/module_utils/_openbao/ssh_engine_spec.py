@@ -17,7 +17,7 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import PATH_RE, ROLE_NAME_RE, role_map_problems, split_host_role
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import PATH_RE, ROLE_NAME_RE, openbao_argument_spec, role_map_problems, split_host_role
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine import (
     DURATION_FIELDS,
     duration_seconds,
@@ -341,3 +341,30 @@ def _apply_overrides(spec, overrides, problems):
                              % (format_duration(merged['ttl']), format_duration(merged['max_ttl']))))
         spec.roles[name] = merged
         spec.overrides[name] = sorted(fields)
+
+
+CA_OPTIONS = {
+    'generate': {'type': 'bool'},
+    'key_type': {'type': 'str', 'default': 'ed25519', 'choices': sorted(CA_KEY_TYPES)},
+    'key_bits': {'type': 'int'},
+    'private_key': {'type': 'str', 'no_log': True},
+    'public_key': {'type': 'str'},
+    'rotate': {'type': 'bool', 'default': False},
+    'issuer_name': {'type': 'str'},
+    'make_default': {'type': 'bool', 'default': False},
+}
+ENGINE_SPEC = {
+    'openbao': openbao_argument_spec(),
+    'mount': {'type': 'str'},
+    'host_mount': {'type': 'str'},
+    'ca': {'type': 'dict', 'default': {}, 'options': CA_OPTIONS},
+    'host_ca': {'type': 'dict', 'options': CA_OPTIONS},
+    'role_map': {'type': 'dict'},
+    'host_role': {'type': 'str'},
+    'max_ttl_hours': {'type': 'dict'},
+    'host_max_ttl_hours': {'type': 'float', 'default': 720},
+    'host_domains': {'type': 'list', 'elements': 'str'},
+    'default_extensions': {'type': 'list', 'elements': 'str'},
+    'roles': {'type': 'dict', 'default': {}},
+    'policy_name': {'type': 'str', 'default': DEFAULT_POLICY_NAME},
+}

@@ -17,6 +17,10 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.gate import ACTOR_SOURCE_SPEC
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import openbao_argument_spec
+from ansible_collections.netkingdom.warden.plugins.module_utils._signing.backends import BACKENDS, local_ca_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.backend import check_local_ca, check_openbao, resolve_backend
 from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.hosts import check_host_registry, check_sshd, parse_min_version
 from ansible_collections.netkingdom.warden.plugins.module_utils._preflight.registry import actor_types, check_gate, check_inventory
@@ -58,3 +62,20 @@ def run_preflight(actors=None, inventory_file=None, openbao=None, backend=None, 
         'registry_digest': built['digest'] if built else None,
         'msg': report.summary(),
     }
+
+
+PREFLIGHT_SPEC = dict(ACTOR_SOURCE_SPEC, **{
+    'openbao': openbao_argument_spec(),
+    'backend': {'type': 'str', 'choices': list(BACKENDS)},
+    'local_ca': local_ca_argument_spec(),
+    'policy': policy_argument_spec(),
+    'hosts': {'type': 'list', 'elements': 'str', 'default': []},
+    'flex_auth_hosts': {'type': 'list', 'elements': 'str', 'default': []},
+    'sshd_var': {'type': 'str', 'default': 'warden_preflight_sshd'},
+    'registry_var': {'type': 'str', 'default': 'warden_preflight_registry'},
+    'sshd_min_version': {'type': 'str', 'default': DEFAULT_SSHD_MIN},
+    'sign_host_certificates': {'type': 'bool', 'default': False},
+    'skip': {'type': 'list', 'elements': 'str', 'default': []},
+    'fail_on_failure': {'type': 'bool', 'default': True},
+})
+PREFLIGHT_EXCLUSIVE = [['actors', 'inventory_file']]

@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import PolicyUnavailable, ValidationError
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.flex_auth import FlexAuthClient
+from ansible_collections.netkingdom.warden.plugins.module_utils._gate.settings import policy_argument_spec
 from ansible_collections.netkingdom.warden.plugins.module_utils._gate.rules import build_request, envelope_to_decision
 from ansible_collections.netkingdom.warden.plugins.module_utils._registry.snapshot import (
     DEFAULT_TENANT,
@@ -238,3 +239,27 @@ def verify_instance(client, wait=30.0, expect_digest=None, snapshot=None, smoke=
     result['ok'] = not failed
     result['msg'] = '; '.join(c['message'] for c in failed) if failed else '; '.join(c['message'] for c in checks)
     return result
+
+
+VERIFY_SPEC = {  # registry_verify
+    'url': {'type': 'str', 'required': True},
+    'policy': policy_argument_spec(),
+    'wait': {'type': 'float', 'default': 30.0},
+    'expect_digest': {'type': 'str'},
+    'smoke': {'type': 'bool', 'default': True},
+    'snapshot': {'type': 'path'},
+    'smoke_actor': {'type': 'str'},
+    'smoke_subject': {'type': 'str'},
+}
+
+
+DEPLOY_OUTCOMES = ['deployed', 'unchanged', 'rolled_back', 'failed']
+REGISTRY_AUDIT_SPEC = {  # registry_audit: one deploy's record
+    'outcome': {'type': 'str', 'required': True, 'choices': DEPLOY_OUTCOMES},
+    'old_digest': {'type': 'str'},
+    'new_digest': {'type': 'str'},
+    'reason': {'type': 'str'},
+    'host': {'type': 'str'},
+    'audit_log': {'type': 'path'},
+}
+MAX_REASON = 2000
