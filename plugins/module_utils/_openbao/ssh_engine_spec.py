@@ -17,7 +17,13 @@ import re
 
 from ansible_collections.netkingdom.warden.plugins.module_utils._inventory.actors import ACTOR_TYPES, parse_ttl_hours
 from ansible_collections.netkingdom.warden.plugins.module_utils.errors import ValidationError
-from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import PATH_RE, ROLE_NAME_RE, openbao_argument_spec, role_map_problems, split_host_role
+from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.settings import (
+    PATH_RE,
+    ROLE_NAME_RE,
+    openbao_argument_spec,
+    role_map_problems,
+    split_host_role,
+)
 from ansible_collections.netkingdom.warden.plugins.module_utils._openbao.ssh_engine import (
     DURATION_FIELDS,
     duration_seconds,
