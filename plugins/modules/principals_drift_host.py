@@ -141,6 +141,18 @@ def _uid(account):
         return None
 
 
+def _read(entry, trust):
+    """The file at ``entry['path']`` read under ``trust`` (None when missing); a file that cannot be
+    read safely is noted in ``entry`` (``exists``, ``error``) and gives None."""
+    try:
+        return read_file(entry['path'], trust, MAX_FILE_BYTES)
+    except UnsafePath as exc:
+        entry.update(exists=True, error=str(exc))
+    except (IOError, OSError) as exc:
+        entry.update(exists=True, error=to_native(exc.strerror or exc))
+    return None
+
+
 def read_principals(path, account):
     """``{'path', 'exists', 'content', 'invalid_lines'[, 'error']}`` for one account's file.
 
@@ -149,18 +161,10 @@ def read_principals(path, account):
     lines come back emptied, their numbers in ``invalid_lines``.
     """
     entry = {'path': path, 'exists': False, 'content': None, 'invalid_lines': []}
-    try:
-        found = read_file(path, Trust(uids=[_uid(account)], strict=True), MAX_FILE_BYTES)
-    except UnsafePath as exc:
-        entry.update(exists=True, error=str(exc))
-        return entry
-    except (IOError, OSError) as exc:
-        entry.update(exists=True, error=to_native(exc.strerror or exc))
-        return entry
-    if found is None:
-        return entry
-    entry['exists'] = True
-    entry['content'], entry['invalid_lines'] = shareable_text(found.text)
+    found = _read(entry, Trust(uids=[_uid(account)], strict=True))
+    if found is not None:
+        entry['exists'] = True
+        entry['content'], entry['invalid_lines'] = shareable_text(found.text)
     return entry
 
 
@@ -168,14 +172,7 @@ def read_ca(path):
     """The trusted user CA file at ``path``: ``{path, exists, content}``, with ``error`` when it cannot be read
     safely."""
     entry = {'path': path, 'exists': False, 'content': None}
-    try:
-        found = read_file(path, Trust(), MAX_FILE_BYTES)
-    except UnsafePath as exc:
-        entry.update(exists=True, error=str(exc))
-        return entry
-    except (IOError, OSError) as exc:
-        entry.update(exists=True, error=to_native(exc.strerror or exc))
-        return entry
+    found = _read(entry, Trust())
     if found is not None:
         entry.update(exists=True, content=found.text)
     return entry
