@@ -71,7 +71,7 @@ FINGERPRINT_BLANKS = ' \t\r\n'  # what a fingerprint may not consist of (the Reg
 
 # The credential-read package (policy/flex-auth/ops_warden_credential_read.rego): requests whose
 # resource.type is ``credential-lane`` (a fetch as the caller from a routing catalog lane, see
-# routing.py / credential_access.py).
+# _routing/credentials.py).
 CREDENTIAL_POLICY_VERSION = 'ops-warden-credential-read/1'
 CREDENTIAL_ALLOW_REASON = 'credential_read_allowed'
 CREDENTIAL_RULES = (
