@@ -40,7 +40,7 @@ POLICY = OptionGroup('policy', {
     'ca_cert': Option(None, ['WARDEN_POLICY_CA_CERT'], 'path'),
     'validate_certs': Option(True, ['WARDEN_POLICY_VALIDATE_CERTS'], 'bool'),
     'timeout': Option(5.0, ['WARDEN_POLICY_TIMEOUT'], 'float'),
-    'retries': Option(2, ['WARDEN_POLICY_RETRIES'], 'int'),
+    'retries': Option(2, ['WARDEN_POLICY_RETRIES'], 'count'),
     'subject_env': Option(SUBJECT_ENV, []),  # ops-warden's policy.subject_env: the variable naming the subject
     'allow_insecure_http': Option(False, [INSECURE_HTTP_ENV], 'bool'),
 }, 'policy settings')

@@ -25,11 +25,6 @@ from ansible_collections.netkingdom.warden.plugins.module_utils._openssh.keys im
     CERT_SUFFIX, fingerprint_blob, parse_public_key,
 )
 
-# cryptography is imported lazily by crypto_modules(), only on the local-CA path.
-# HAS_CRYPTOGRAPHY is None until that path has been taken once.
-HAS_CRYPTOGRAPHY = None
-CRYPTOGRAPHY_IMPORT_ERROR = None
-
 # Extensions ssh-keygen would set on a user certificate, less permit-X11-forwarding:
 # enough for an interactive login, port and agent forwarding, ~/.ssh/rc.
 DEFAULT_USER_EXTENSIONS = ('permit-agent-forwarding', 'permit-port-forwarding', 'permit-pty', 'permit-user-rc')
@@ -43,8 +38,8 @@ _CRYPTO = None
 
 
 def crypto_modules():
-    """Import cryptography on first use; raise SigningError when it is missing."""
-    global _CRYPTO, HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR
+    """Import cryptography on first use (only the local-CA path needs it); SigningError when it is missing."""
+    global _CRYPTO
     if _CRYPTO is not None:
         return _CRYPTO
     try:
@@ -53,8 +48,6 @@ def crypto_modules():
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
         from cryptography.hazmat.primitives.serialization import ssh
     except ImportError as exc:
-        HAS_CRYPTOGRAPHY = False
-        CRYPTOGRAPHY_IMPORT_ERROR = exc
         raise SigningError('the local CA needs the Python package "cryptography" on the controller '
                            '(pip install cryptography): %s' % exc)
     crypto = _Crypto()
@@ -65,7 +58,6 @@ def crypto_modules():
     crypto.ed25519 = ed25519
     crypto.rsa = rsa
     crypto.curves = {'secp256r1': 'nistp256', 'secp384r1': 'nistp384', 'secp521r1': 'nistp521'}
-    HAS_CRYPTOGRAPHY = True
     _CRYPTO = crypto
     return crypto
 

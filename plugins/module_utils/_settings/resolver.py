@@ -189,7 +189,6 @@ KINDS = {
     'str': ('str', _text),
     'path': ('path', _path),
     'bool': ('bool', _boolean),
-    'int': ('int', lambda group, name, value: _number(group, name, value, int)),
     'float': ('float', lambda group, name, value: _number(group, name, value, float)),
     'count': ('int', _count),
     'duration': ('float', _duration),

@@ -28,6 +28,8 @@ def test_defaults_and_env_fallbacks():
     ({'fail_closed': 'maybe'}, 'policy.fail_closed'),
     ({'timeout': 0}, 'policy.timeout'),
     ({'retries': -1}, 'policy.retries'),
+    ({'retries': 1.5}, 'policy.retries'),  # refused, as openbao.retries is, never truncated
+    ({'retries': 'two'}, 'policy.retries'),
     ({'client_key': '/k.pem'}, 'policy.client_key'),
     ({'tokn': 'x'}, 'policy.tokn'),
 ])
@@ -160,3 +162,10 @@ def test_inventory_subject_must_be_one_the_policy_allows():
     with pytest.raises(ValidationError) as info:
         load_actors({'agt-x': {'type': 'agt', 'principals': ['p'], 'subject': 'iam:agt-other'}})
     assert info.value.fields == ["warden_actors['agt-x'].subject"]
+
+
+def test_retries_from_the_environment_must_be_whole():
+    assert GateSettings({}, env={'WARDEN_POLICY_RETRIES': '3'}).retries == 3
+    with pytest.raises(ValidationError) as info:
+        GateSettings({}, env={'WARDEN_POLICY_RETRIES': '1.5'})
+    assert 'policy.retries' in info.value.fields
